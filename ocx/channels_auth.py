@@ -1,0 +1,50 @@
+"""WebSocket authentication: the session cookie (dashboard) or a DRF token.
+
+The token may come in an ``Authorization: Token <key>`` header (server-side clients) or as
+``?token=<key>`` (browsers cannot set headers on a WebSocket).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+
+
+@database_sync_to_async
+def _user_for_token(key: str):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return AnonymousUser()
+    return token.user
+
+
+def _token_from_scope(scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            parts = value.decode("latin-1").split()
+            if len(parts) == 2 and parts[0].lower() == "token":
+                return parts[1]
+    query = parse_qs(scope.get("query_string", b"").decode())
+    values = query.get("token")
+    return values[0] if values else None
+
+
+class TokenAuthMiddleware:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        key = _token_from_scope(scope)
+        if key:
+            scope = dict(scope, user=await _user_for_token(key))
+        return await self.inner(scope, receive, send)
+
+
+def TokenOrSessionAuthMiddlewareStack(inner):  # noqa: N802 (mirrors channels' naming)
+    # Session auth runs first and sets scope["user"]; a token, when given, takes precedence.
+    return AuthMiddlewareStack(TokenAuthMiddleware(inner))

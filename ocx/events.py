@@ -1,0 +1,180 @@
+"""The event-publishing API every service uses.
+
+``publish(...)`` writes an immutable ``ActivityEvent`` and its ``OutboxEvent`` in the caller's
+transaction. Only once that transaction commits is the event pushed to the tenant's channel
+group (live clients) and the outbox dispatcher woken; a rolled-back state change therefore
+never leaks an event. Publishing the same idempotency key twice returns the first event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import nh3
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ocx import errors, metrics
+from ocx.audit import current_actor
+
+logger = logging.getLogger(__name__)
+
+MAX_METADATA_BYTES = 64 * 1024
+_handlers: list[Callable] = []
+
+
+def tenant_group(tenant_id: int) -> str:
+    return f"tenant.{tenant_id}"
+
+
+def register_handler(handler: Callable | str) -> None:
+    """Add an outbox consumer: ``handler(event)`` is called once per event (at least once)."""
+    if isinstance(handler, str):
+        handler = import_string(handler)
+    if handler not in _handlers:
+        _handlers.append(handler)
+
+
+def handlers() -> list[Callable]:
+    configured = [import_string(path) for path in getattr(settings, "OCX_EVENT_HANDLERS", [])]
+    return configured + [h for h in _handlers if h not in configured]
+
+
+def sanitize_text(value: str | None, *, max_length: int | None = None) -> str:
+    """Strip every HTML tag (nh3) so stored titles and descriptions are plain text."""
+    cleaned = nh3.clean(value or "", tags=set()).strip()
+    return cleaned[:max_length] if max_length else cleaned
+
+
+def default_title(event_type: str) -> str:
+    """``registry.activity.approved`` → ``Activity approved``."""
+    parts = event_type.split(".")
+    words = " ".join(p.replace("_", " ") for p in parts[1:]) if len(parts) > 1 else event_type
+    return words[:1].upper() + words[1:]
+
+
+def derive_idempotency_key(*, source_system: str, source_object_id: str, event_type: str, timestamp: datetime) -> str:
+    """Seed 004's rule: a key hashed from source system, source object id, type and timestamp."""
+    raw = f"{source_system}|{source_object_id}|{event_type}|{timestamp.isoformat()}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def publish(
+    *,
+    tenant,
+    type: str,
+    title: str | None = None,
+    description: str = "",
+    entity_type: str = "",
+    entity_id: Any = "",
+    payload: dict | None = None,
+    actor=None,
+    source: str = "internal",
+    source_system: str = "ocx",
+    source_object_id: str | None = None,
+    source_object_type: str = "",
+    priority: str = "normal",
+    tags: Iterable[str] | None = None,
+    correlation_id: str = "",
+    idempotency_key: str | None = None,
+    timestamp: datetime | None = None,
+    expires_at: datetime | None = None,
+):
+    """Record an event in the caller's transaction; push and dispatch it after commit."""
+    from activity_feed.models import ActivityEvent, OutboxEvent
+
+    if "." not in type:
+        raise errors.ValidationError("Event type must be namespaced, e.g. 'registry.activity.approved'.", details={"type": type})
+    payload = payload or {}
+    if len(json.dumps(payload, default=str)) > MAX_METADATA_BYTES:
+        raise errors.ValidationError("Event metadata is too large.", details={"max_bytes": MAX_METADATA_BYTES})
+
+    actor = actor if actor is not None else current_actor()
+    timestamp = timestamp or timezone.now()
+    entity_id = "" if entity_id is None else str(entity_id)
+    source_object_id = source_object_id if source_object_id is not None else entity_id
+    key = idempotency_key or derive_idempotency_key(
+        source_system=source_system, source_object_id=source_object_id, event_type=type, timestamp=timestamp
+    )
+
+    existing = ActivityEvent.objects.for_tenant(event_tenant_id(tenant)).filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+
+    try:
+        with transaction.atomic():
+            event = ActivityEvent.objects.create(
+                tenant_id=event_tenant_id(tenant),
+                type=type,
+                source=source,
+                priority=priority,
+                source_system=source_system,
+                source_object_id=source_object_id,
+                source_object_type=source_object_type,
+                title=sanitize_text(title or default_title(type), max_length=500),
+                description=sanitize_text(description),
+                event_metadata=payload,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                user=actor if getattr(actor, "pk", None) else None,
+                user_name=actor.get_username() if getattr(actor, "pk", None) else "",
+                timestamp=timestamp,
+                expires_at=expires_at,
+                idempotency_key=key,
+                tags=list(tags or []),
+                correlation_id=correlation_id or "",
+            )
+            OutboxEvent.objects.create(
+                tenant_id=event.tenant_id, event=event, event_type=type, available_at=timezone.now()
+            )
+    except IntegrityError:
+        # A concurrent publisher won the race on (tenant, idempotency_key): return its event.
+        existing = ActivityEvent.objects.for_tenant(event_tenant_id(tenant)).filter(idempotency_key=key).first()
+        if existing is None:
+            raise
+        return existing
+
+    transaction.on_commit(lambda: after_commit(event.pk))
+    return event
+
+
+def event_tenant_id(tenant) -> int:
+    return tenant if isinstance(tenant, int) else tenant.pk
+
+
+def after_commit(event_pk: int) -> None:
+    """Push to live clients and wake the dispatcher. Never raises: the event is committed and
+    the outbox sweeper will process it even if both of these fail."""
+    from activity_feed.models import ActivityEvent
+
+    try:
+        event = ActivityEvent.objects.all_tenants().select_related("tenant").get(pk=event_pk)
+        metrics.EVENTS_PUBLISHED.labels(type=event.type).inc()
+        push_live(event)
+    except Exception:  # noqa: BLE001 - live push is best effort; clients catch up from the store
+        logger.exception("live push of event %s failed", event_pk)
+    try:
+        from ocx.tasks import dispatch_outbox
+
+        dispatch_outbox.delay()
+    except Exception:  # noqa: BLE001 - the beat sweeper dispatches whatever was not woken
+        logger.exception("could not enqueue the outbox dispatcher for event %s", event_pk)
+
+
+def push_live(event) -> None:
+    from channels.layers import get_channel_layer
+
+    from activity_feed.serializers import event_to_dict
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(tenant_group(event.tenant_id), {"type": "event.created", "event": event_to_dict(event)})

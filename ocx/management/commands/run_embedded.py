@@ -1,0 +1,59 @@
+"""``manage.py run_embedded``: the whole product in one process (what ``make run`` starts).
+
+One uvicorn server serves HTTP and WebSocket; a Celery worker (thread pool) and Celery beat run
+in threads of the same process on the in-memory broker. Ctrl-C stops the server first, then
+beat, then the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import uvicorn
+from celery.beat import EmbeddedService
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+logger = logging.getLogger("ocx.embedded")
+
+
+class Command(BaseCommand):
+    help = "Run OCX in embedded mode: ASGI server + Celery worker + Celery beat in one process."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--concurrency", type=int, default=2, help="Celery worker threads")
+
+    def handle(self, *args, host, port, concurrency, **options):
+        from ocx.celery import app
+
+        if not settings.CELERY_BROKER_URL.startswith("memory://"):
+            raise CommandError("run_embedded is for embedded mode; unset REDIS_URL or use `make run-distributed`.")
+
+        worker = app.WorkController(
+            pool_cls="threads",
+            concurrency=concurrency,
+            loglevel="INFO",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            hostname=f"embedded@{host}",
+        )
+        worker_thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+        beat = EmbeddedService(app, thread=True, schedule_filename=settings.CELERY_BEAT_SCHEDULE_FILENAME)
+
+        worker_thread.start()
+        beat.start()
+        self.stdout.write(self.style.SUCCESS(f"OCX (embedded) on http://{host}:{port}/ — Ctrl-C to stop"))
+        config = uvicorn.Config("ocx.asgi:application", host=host, port=port, lifespan="off", log_level="info")
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            self.stdout.write("stopping beat and worker…")
+            beat.stop()
+            worker.stop(in_sighandler=False)
+            worker_thread.join(timeout=10)
+            self.stdout.write("stopped.")

@@ -1,0 +1,139 @@
+"""The outbox dispatcher: claim a batch, run every handler on each event, settle each row.
+
+Claiming is a short transaction of its own (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+SQLite serialises writers with BEGIN IMMEDIATE, so the same statement is a claim-by-update
+there). A claim is a lease: if the worker dies mid-batch, its rows are reclaimed once the lease
+runs out, so no event is ever lost (handlers are idempotent: an event may be seen twice).
+Handlers run outside any claim transaction; a failure is retried with exponential backoff and
+the row is marked dead after ``OUTBOX_MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from activity_feed.models import ActivityEvent, OutboxEvent, OutboxStatus
+from ocx import events, metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claimable(now):
+    return OutboxEvent.objects.all_tenants().filter(
+        Q(status=OutboxStatus.PENDING, available_at__lte=now)
+        | Q(status=OutboxStatus.PROCESSING, locked_until__lt=now)
+    )
+
+
+def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
+    """Claim up to ``batch_size`` due rows for ``claimer``; another claimer never gets the same."""
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            _claimable(now)
+            .select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return []
+        # The WHERE re-checks claimability: on SQLite (no row locks) this conditional update is
+        # what makes the claim exclusive.
+        OutboxEvent.objects.all_tenants().filter(id__in=ids).filter(
+            Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.PROCESSING, locked_until__lt=now)
+        ).update(
+            status=OutboxStatus.PROCESSING,
+            claimed_by=claimer,
+            locked_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+    return list(
+        OutboxEvent.objects.all_tenants().filter(id__in=ids, claimed_by=claimer, status=OutboxStatus.PROCESSING)
+        .order_by("id").values_list("id", flat=True)
+    )
+
+
+def _settle_success(row_id: int, claimer: str) -> bool:
+    return bool(
+        OutboxEvent.objects.all_tenants()
+        .filter(id=row_id, claimed_by=claimer, status=OutboxStatus.PROCESSING)
+        .update(status=OutboxStatus.DONE, processed_at=timezone.now(), locked_until=None, last_error="")
+    )
+
+
+def _settle_failure(row: OutboxEvent, claimer: str, error: str) -> str:
+    dead = row.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    delay = settings.OUTBOX_BACKOFF_SECONDS * (2 ** max(row.attempts - 1, 0))
+    status = OutboxStatus.DEAD if dead else OutboxStatus.PENDING
+    OutboxEvent.objects.all_tenants().filter(id=row.id, claimed_by=claimer, status=OutboxStatus.PROCESSING).update(
+        status=status,
+        available_at=timezone.now() + timedelta(seconds=delay),
+        locked_until=None,
+        last_error=error[-4000:],
+    )
+    return status
+
+
+def process_event(event: ActivityEvent) -> None:
+    """Run every registered handler on one event; the first failure aborts (and is retried)."""
+    for handler in events.handlers():
+        handler(event)
+
+
+def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> DispatchResult:
+    """Dispatch due outbox rows until none are left (or ``max_batches`` batches are done)."""
+    claimer = worker_id()
+    result = DispatchResult()
+    for _ in range(max_batches):
+        ids = outbox_claim(claimer=claimer, batch_size=batch_size)
+        if not ids:
+            break
+        result.claimed += len(ids)
+        rows = OutboxEvent.objects.all_tenants().filter(id__in=ids).select_related("event", "event__tenant").order_by("id")
+        for row in rows:
+            try:
+                process_event(row.event)
+            except Exception:  # noqa: BLE001 - recorded on the row and retried, never lost
+                logger.exception("outbox event %s (%s) failed", row.id, row.event_type)
+                status = _settle_failure(row, claimer, traceback.format_exc())
+                metrics.OUTBOX_PROCESSED.labels(event_type=row.event_type, status=status).inc()
+                if status == OutboxStatus.DEAD:
+                    result.dead += 1
+                else:
+                    result.retried += 1
+                continue
+            if _settle_success(row.id, claimer):
+                result.done += 1
+                metrics.OUTBOX_PROCESSED.labels(event_type=row.event_type, status="done").inc()
+    return result
+
+
+def outbox_retry_dead(*, tenant, row_ids: list[int]) -> int:
+    """Give dead rows a fresh set of attempts (an operator's action after fixing the cause)."""
+    return OutboxEvent.objects.for_tenant(tenant).filter(id__in=row_ids, status=OutboxStatus.DEAD).update(
+        status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), last_error=""
+    )

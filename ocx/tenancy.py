@@ -1,0 +1,53 @@
+"""Which tenant a request (or a WebSocket) acts in."""
+
+from __future__ import annotations
+
+from ocx import errors
+
+TENANT_HEADER = "HTTP_X_TENANT"
+
+
+def resolve_tenant(user, wanted: str | None = None):
+    """The tenant ``user`` acts in.
+
+    ``wanted`` (a slug, from ``X-Tenant`` or ``?tenant=``) picks one of the user's tenants;
+    without it the user's first membership is used. A tenant the user does not belong to is
+    refused (403); a superuser may act in any tenant.
+    """
+    from ocx.models import Membership, Tenant
+
+    wanted = (wanted or "").strip()
+    if user.is_superuser and wanted:
+        tenant = Tenant.objects.filter(slug=wanted, is_active=True).first()
+        if tenant is None:
+            raise errors.PermissionDenied(f"Unknown tenant '{wanted}'.", details={"tenant": wanted})
+        return tenant
+
+    memberships = Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant")
+    if wanted:
+        membership = memberships.filter(tenant__slug=wanted).first()
+        if membership is None:
+            raise errors.PermissionDenied(f"You are not a member of tenant '{wanted}'.", details={"tenant": wanted})
+        return membership.tenant
+    membership = memberships.order_by("created_at", "id").first()
+    if membership is not None:
+        return membership.tenant
+    if user.is_superuser:
+        tenant = Tenant.objects.filter(is_active=True).order_by("id").first()
+        if tenant is not None:
+            return tenant
+    raise errors.PermissionDenied("You are not a member of any tenant.")
+
+
+def resolve_request_tenant(request):
+    return resolve_tenant(request.user, request.META.get(TENANT_HEADER))
+
+
+def tenant_for_user(user, slug: str | None):
+    """Resolve a client-supplied ``tenant_id`` (slug) against the user's memberships."""
+    if not slug:
+        return None
+    try:
+        return resolve_tenant(user, slug)
+    except errors.PermissionDenied as exc:
+        raise errors.PermissionDenied(exc.message, details={"tenant_id": slug}) from exc

@@ -1,0 +1,48 @@
+// Live dashboard: subscribe to the tenant's events over /ws/events/ (session auth) and
+// prepend each one; reconnect with backoff when the socket drops.
+(function () {
+  const table = document.getElementById("events");
+  const status = document.getElementById("ws-status");
+  if (!table) return;
+  const tbody = table.querySelector("tbody");
+  const tenant = table.dataset.tenant;
+  let delay = 1000;
+
+  function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
+
+  function cell(text) { const td = document.createElement("td"); td.textContent = text ?? ""; return td; }
+
+  function addEvent(e) {
+    if (tbody.querySelector(`tr[data-id="${e.id}"]`)) return;
+    const empty = tbody.querySelector("tr.empty");
+    if (empty) empty.remove();
+    const tr = document.createElement("tr");
+    tr.dataset.id = e.id;
+    tr.className = `fresh priority-${e.priority}`;
+    const when = (e.timestamp || "").replace("T", " ").slice(0, 19);
+    const code = document.createElement("code");
+    code.textContent = e.type;
+    const typeCell = document.createElement("td");
+    typeCell.appendChild(code);
+    [cell(e.id), cell(when), typeCell, cell(e.title), cell(`${e.entity_type} ${e.entity_id}`), cell(e.user_name)]
+      .forEach((td) => tr.appendChild(td));
+    tbody.prepend(tr);
+    while (tbody.children.length > 200) tbody.lastElementChild.remove();
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/events/?tenant=${encodeURIComponent(tenant)}`);
+    ws.onopen = () => { delay = 1000; setStatus("open", "live"); };
+    ws.onmessage = (msg) => {
+      const data = JSON.parse(msg.data);
+      if (data.type === "event") addEvent(data.event);
+    };
+    ws.onclose = () => {
+      setStatus("closed", "reconnecting…");
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    };
+  }
+  connect();
+})();
