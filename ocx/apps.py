@@ -9,3 +9,9 @@ class OcxConfig(AppConfig):
         from ocx import checks, metrics  # noqa: F401 - checks registers itself
 
         metrics.register_collector(metrics.OutboxCollector())
+
+        from django.db.backends.signals import connection_created
+
+        from ocx.db import install_sqlite_guard
+
+        connection_created.connect(install_sqlite_guard, dispatch_uid="ocx_sqlite_guard")

@@ -48,3 +48,20 @@ class TokenAuthMiddleware:
 def TokenOrSessionAuthMiddlewareStack(inner):  # noqa: N802 (mirrors channels' naming)
     # Session auth runs first and sets scope["user"]; a token, when given, takes precedence.
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+
+
+class BrowserOriginValidator:
+    """Check the Origin of browser WebSockets against ALLOWED_HOSTS (cross-site hijacking
+    protection for cookie sessions). Non-browser clients send no Origin and authenticate with a
+    token, so there is nothing to protect there; channels' validator would refuse them."""
+
+    def __init__(self, inner):
+        from channels.security.websocket import AllowedHostsOriginValidator
+
+        self.inner = inner
+        self.validated = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope, receive, send):
+        has_origin = any(name == b"origin" for name, _ in scope.get("headers", []))
+        app = self.validated if has_origin else self.inner
+        return await app(scope, receive, send)

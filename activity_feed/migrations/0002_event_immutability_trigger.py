@@ -34,11 +34,12 @@ class Migration(migrations.Migration):
             ],
             sqlite=[
                 "CREATE TRIGGER activity_events_no_update BEFORE UPDATE ON activity_events "
-                "BEGIN SELECT RAISE(ABORT, 'activity_events is immutable: events cannot be updated'); END;",
+                "WHEN ocx_guard() = 1 BEGIN SELECT RAISE(ABORT, 'activity_events is immutable: events cannot be updated'); END;",
+                # ocx_guard() is registered on every Django connection (ocx.db); see there.
                 # Django stores datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text, which compares
                 # correctly with datetime('now') as text.
                 "CREATE TRIGGER activity_events_no_delete BEFORE DELETE ON activity_events "
-                "WHEN OLD.expires_at IS NULL OR OLD.expires_at > strftime('%Y-%m-%d %H:%M:%f', 'now') "
+                "WHEN ocx_guard() = 1 AND (OLD.expires_at IS NULL OR OLD.expires_at > strftime('%Y-%m-%d %H:%M:%f', 'now')) "
                 "BEGIN SELECT RAISE(ABORT, 'activity_events is append-only: event has not expired'); END;",
             ],
             reverse_postgresql=[

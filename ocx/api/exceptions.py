@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -54,7 +56,12 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoPermissionDenied):
         return envelope(403, "PERMISSION_DENIED", str(exc) or "Insufficient permissions")
     if isinstance(exc, RequestDataTooBig):
-        return envelope(400, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+        return envelope(
+            400,
+            "PAYLOAD_TOO_LARGE",
+            "The request body is too large.",
+            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
     if isinstance(exc, DjangoValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return envelope(400, "VALIDATION_ERROR", _first_message(details), details)

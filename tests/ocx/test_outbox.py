@@ -1,0 +1,155 @@
+"""The outbox dispatcher: exclusive claims, retries with backoff, dead rows, lease reclaim."""
+
+import threading
+from unittest import mock
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from activity_feed.models import OutboxEvent, OutboxStatus
+from ocx import events
+from ocx.events import publish
+from ocx.outbox import outbox_claim, outbox_dispatch
+
+
+@pytest.fixture
+def recorded():
+    seen = []
+
+    def handler(event):
+        seen.append(event.pk)
+
+    events._handlers.append(handler)
+    yield seen
+    events._handlers.remove(handler)
+
+
+@pytest.fixture
+def failing():
+    calls = []
+
+    def handler(event):
+        calls.append(event.pk)
+        raise RuntimeError("downstream is down")
+
+    events._handlers.append(handler)
+    yield calls
+    events._handlers.remove(handler)
+
+
+@pytest.mark.django_db
+def test_dispatch_runs_handlers_and_marks_rows_done(tenant, recorded):
+    first = publish(tenant=tenant, type="x.y.one")
+    second = publish(tenant=tenant, type="x.y.two")
+
+    result = outbox_dispatch()
+
+    assert recorded == [first.pk, second.pk]
+    assert result.done == 2
+    assert set(OutboxEvent.objects.for_tenant(tenant).values_list("status", flat=True)) == {OutboxStatus.DONE}
+
+
+@pytest.mark.django_db
+def test_done_rows_are_not_dispatched_again(tenant, recorded):
+    publish(tenant=tenant, type="x.y.one")
+    outbox_dispatch()
+
+    outbox_dispatch()
+
+    assert len(recorded) == 1
+
+
+@pytest.mark.django_db
+@override_settings(OUTBOX_BACKOFF_SECONDS=10, OUTBOX_MAX_ATTEMPTS=3)
+def test_failed_row_is_retried_later_with_backoff(tenant, failing):
+    publish(tenant=tenant, type="x.y.one")
+
+    result = outbox_dispatch()
+
+    row = OutboxEvent.objects.for_tenant(tenant).get()
+    assert result.retried == 1
+    assert row.status == OutboxStatus.PENDING
+    assert row.attempts == 1
+    assert "downstream is down" in row.last_error
+    assert row.available_at > timezone.now() + timedelta(seconds=8)
+    # not due yet: a second run does not touch it
+    outbox_dispatch()
+    assert len(failing) == 1
+
+
+@pytest.mark.django_db
+@override_settings(OUTBOX_BACKOFF_SECONDS=0, OUTBOX_MAX_ATTEMPTS=3)
+def test_row_is_marked_dead_after_max_attempts(tenant, failing):
+    publish(tenant=tenant, type="x.y.one")
+
+    for _ in range(5):
+        outbox_dispatch()
+
+    row = OutboxEvent.objects.for_tenant(tenant).get()
+    assert row.status == OutboxStatus.DEAD
+    assert row.attempts == 3
+    assert len(failing) == 3
+
+
+@pytest.mark.django_db
+def test_rows_of_a_dead_worker_are_reclaimed_after_the_lease(tenant, recorded):
+    event = publish(tenant=tenant, type="x.y.one")
+    # given a worker that claimed the row and died
+    assert outbox_claim(claimer="dead-worker") == [OutboxEvent.objects.for_tenant(tenant).get().pk]
+    assert outbox_claim(claimer="other") == []
+
+    # when its lease has run out
+    OutboxEvent.objects.for_tenant(tenant).update(locked_until=timezone.now() - timedelta(seconds=1))
+    outbox_dispatch()
+
+    # then another worker processes it
+    assert recorded == [event.pk]
+    assert OutboxEvent.objects.for_tenant(tenant).get().status == OutboxStatus.DONE
+
+
+@pytest.mark.django_db
+def test_dispatch_task_runs_on_commit(tenant, recorded, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        event = publish(tenant=tenant, type="x.y.one")
+
+    assert recorded == [event.pk]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_workers_process_each_event_exactly_once(tenant):
+    assert connection.vendor == "postgresql"
+    seen = []
+    lock = threading.Lock()
+
+    def handler(event):
+        with lock:
+            seen.append(event.pk)
+
+    # given 200 committed events that nobody has dispatched yet
+    with mock.patch("ocx.events.after_commit"):
+        created = [publish(tenant=tenant, type="x.y.bulk").pk for _ in range(200)]
+    events._handlers.append(handler)
+    barrier = threading.Barrier(2)
+
+    def worker():
+        try:
+            barrier.wait()
+            outbox_dispatch(batch_size=7)
+        finally:
+            connection.close()
+
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        events._handlers.remove(handler)
+
+    assert sorted(seen) == sorted(created)
+    assert OutboxEvent.objects.for_tenant(tenant).exclude(status=OutboxStatus.DONE).count() == 0
