@@ -15,17 +15,21 @@ from ocx.access import Role
 from tests.factories import TenantFactory, member, token_for
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM = os.environ.get("OCX_CHROMIUM", "/usr/bin/chromium")
 
 
 def pytest_collection_modifyitems(config, items):
     need_pg = not os.environ.get("DATABASE_URL", "").startswith("postgres")
     need_redis = not os.environ.get("REDIS_URL")
+    need_browser = not os.path.exists(CHROMIUM)
     for item in items:
         missing = []
         if need_pg and item.get_closest_marker("postgres"):
             missing.append("PostgreSQL (DATABASE_URL)")
         if need_redis and item.get_closest_marker("redis"):
             missing.append("Redis (REDIS_URL)")
+        if need_browser and item.get_closest_marker("browser"):
+            missing.append(f"Chromium at {CHROMIUM}")
         if missing and not (IN_CI and os.environ.get("OCX_CI_SERVICES") == "1"):
             item.add_marker(pytest.mark.skip(reason=f"needs {', '.join(missing)}"))
 
