@@ -3,11 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ocx import dashboard, health
-from ocx.api.views import MeView, ObtainTokenView
+from ocx.api.views import MeView, ObtainTokenView, PingView
 
 api_v1 = [
     path("auth/token", ObtainTokenView.as_view(), name="auth-token"),
     path("auth/me", MeView.as_view(), name="auth-me"),
+    path("ping", PingView.as_view(), name="ping"),
     path("", include("activity_feed.urls")),
     path("", include("registry.urls")),
     path("", include("workflow.urls")),

@@ -99,3 +99,11 @@ class MeView(TenantAPIView):
                 ],
             }
         )
+
+
+class PingView(APIView):
+    """The cheapest authenticated DRF endpoint: the benchmark's baseline."""
+
+    @extend_schema(responses={200: inline_serializer("Pong", {"pong": serializers.BooleanField()})})
+    def get(self, request):
+        return Response({"pong": True})

@@ -1,0 +1,46 @@
+"""``make bench``: run every scenario in bench/scenarios (or ``--only NAME``) against the
+distributed mode (PostgreSQL + Redis). ``--quick`` shortens load runs and data sizes (a smoke run)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", action="append", help="scenario name(s) to run")
+    parser.add_argument("--quick", action="store_true", help="small data, short load (smoke run)")
+    args = parser.parse_args()
+
+    env = harness.bench_env()
+    print(f"database {env['DATABASE_URL']}  redis {env['REDIS_URL']}")
+    harness.ensure_database(env)
+    harness.setup_django(env)
+
+    import bench.scenarios as scenarios_pkg
+
+    modules = [importlib.import_module(f"bench.scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios_pkg.__path__)]
+    selected = [m for m in modules if not args.only or m.NAME in args.only]
+    if not selected:
+        print("no scenario selected")
+        return 2
+    with harness.Server(env) as server:
+        ctx = harness.BenchContext(env=env, server=server, quick=args.quick)
+        for module in selected:
+            print(f"\n== {module.NAME}")
+            result = module.run(ctx)
+            path = harness.write_result(module.NAME, result)
+            print(f"  written to {path.relative_to(harness.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
