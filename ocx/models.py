@@ -6,9 +6,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from ocx.audit import History
 
 from ocx.access import Role
+from ocx.audit import History
 
 
 class TenantScopeError(RuntimeError):

@@ -1,8 +1,8 @@
 """The outbox dispatcher: exclusive claims, retries with backoff, dead rows, lease reclaim."""
 
 import threading
-from unittest import mock
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
