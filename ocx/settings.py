@@ -101,8 +101,18 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("OCX_DB_CONN_MAX_AGE", 60))}
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("OCX_DB_POOL", True):
+        # Under ASGI every request's sync code runs in a fresh thread, so Django's persistent
+        # connections never get reused: a connection pool (psycopg_pool) does the job instead.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("OCX_DB_POOL_MIN", 2),
+            "max_size": env_int("OCX_DB_POOL_MAX", 20),
+            "timeout": env_int("OCX_DB_POOL_TIMEOUT", 10),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env_int("OCX_DB_CONN_MAX_AGE", 60)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
