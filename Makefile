@@ -49,6 +49,7 @@ format: $(VENV)/.dev
 
 run-distributed: $(VENV)/.runtime
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "set DATABASE_URL (postgres://…) and REDIS_URL (redis://…)"; exit 2; }
+	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo
 	$(PY) manage.py collectstatic --no-input -v 0
