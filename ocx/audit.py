@@ -64,6 +64,21 @@ class History(HistoricalRecords):
     def get_change_reason_for_object(self, instance, history_type, using):
         return getattr(instance, "_change_reason", None) or current_reason()
 
+    def post_save(self, instance, created, using=None, **kwargs):
+        # A save that changed nothing (the admin saves its form before a transition, say)
+        # would otherwise write a history row identical to the previous one.
+        if not created and not kwargs.get("raw", False) and self._unchanged(instance, using):
+            return
+        super().post_save(instance, created, using=using, **kwargs)
+
+    def _unchanged(self, instance, using) -> bool:
+        last = getattr(instance, self.manager_name).using(using).order_by("-history_date", "-history_id").first()
+        if last is None:
+            return False
+        return all(
+            getattr(last, field.attname) == getattr(instance, field.attname) for field in self.fields_included(instance)
+        )
+
 
 class AuditContextMiddleware:
     def __init__(self, get_response):

@@ -47,3 +47,14 @@ def test_celery_task_body_can_act_as_a_user(tenant, admin_user):
     latest = target.history.order_by("-history_id").first()
     assert latest.role == Role.ADMIN
     assert latest.history_user == admin_user
+
+
+def test_a_save_that_changes_nothing_writes_no_history_row(tenant, admin_user):
+    membership = Membership.objects.create(user=UserFactory(username="same"), tenant=tenant, role=Role.MEMBER)
+
+    membership.save()
+    membership.role = Role.ADMIN
+    membership.save()
+    membership.save()
+
+    assert [h.role for h in membership.history.order_by("history_id")] == [Role.MEMBER, Role.ADMIN]
