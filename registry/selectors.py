@@ -1,0 +1,154 @@
+"""Registry reads, tenant-scoped. They own select_related so list endpoints stay at a constant
+number of queries whatever the page size."""
+
+from __future__ import annotations
+
+import semver
+from django.db.models import Exists, OuterRef, QuerySet
+
+from ocx import errors
+from registry.models import (
+    Activity,
+    ActivityConflict,
+    ActivityVersion,
+    Approval,
+    ApprovalStatus,
+    Deployment,
+    DeploymentStatus,
+    Execution,
+    ExecutionStats,
+)
+from registry.services.common import get_or_404
+
+
+def activity_list(*, tenant, filters: dict | None = None) -> QuerySet[Activity]:
+    filters = filters or {}
+    qs = Activity.objects.for_tenant(tenant).select_related("created_by", "tenant")
+    for field in ("status", "category", "name", "owner"):
+        if filters.get(field):
+            qs = qs.filter(**{field: filters[field]})
+    if filters.get("environment"):
+        qs = qs.filter(
+            Exists(
+                Deployment.objects.all_tenants().filter(
+                    activity=OuterRef("pk"), environment=filters["environment"], status=DeploymentStatus.ACTIVE
+                )
+            )
+        )
+    return qs.order_by("name", "-version_major", "-version_minor", "-version_patch")
+
+
+def activity_get(*, tenant, activity_id) -> Activity:
+    return get_or_404(
+        Activity.objects.for_tenant(tenant).select_related("created_by", "tenant"), "Activity", pk=activity_id
+    )
+
+
+def activity_latest(*, tenant, name: str, status: str | None = None) -> Activity:
+    """The highest *semantic* version of ``name`` (1.10.0 > 1.9.0; a pre-release sorts below its
+    release), optionally only among activities in ``status``."""
+    qs = Activity.objects.for_tenant(tenant).filter(name=name).select_related("created_by", "tenant")
+    if status:
+        qs = qs.filter(status=status)
+    candidates = list(qs.order_by("-version_major", "-version_minor", "-version_patch")[:50])
+    if not candidates:
+        raise errors.NotFound(
+            f"No activity named {name!r}" + (f" in status {status}." if status else "."), details={"name": name}
+        )
+    top = (candidates[0].version_major, candidates[0].version_minor, candidates[0].version_patch)
+    same_core = [a for a in candidates if (a.version_major, a.version_minor, a.version_patch) == top]
+    return max(same_core, key=lambda a: semver.Version.parse(a.version))
+
+
+def approvals_pending(*, tenant, approval_type: str | None = None, approver: str | None = None) -> QuerySet[Approval]:
+    qs = (
+        Approval.objects.for_tenant(tenant)
+        .filter(approval_status=ApprovalStatus.PENDING)
+        .select_related("activity", "activity__created_by", "requested_by", "decided_by")
+        .order_by("requested_at")
+    )
+    if approval_type:
+        qs = qs.filter(approval_type=approval_type)
+    if approver:
+        qs = qs.filter(approver_id=approver)
+    return qs
+
+
+def approvals_for(*, activity) -> QuerySet[Approval]:
+    return (
+        Approval.objects.for_tenant(activity.tenant_id)
+        .filter(activity=activity)
+        .select_related("activity", "activity__created_by", "requested_by", "decided_by")
+        .order_by("review_round", "requested_at")
+    )
+
+
+def deployments_for(*, activity) -> QuerySet[Deployment]:
+    return (
+        Deployment.objects.for_tenant(activity.tenant_id)
+        .filter(activity=activity)
+        .select_related("activity", "target_tenant", "deployed_by", "ended_by")
+        .order_by("-deployed_at")
+    )
+
+
+def executions_for(*, activity, limit: int = 100) -> list[Execution]:
+    return list(
+        Execution.objects.for_tenant(activity.tenant_id).filter(activity=activity).order_by("-executed_at")[:limit]
+    )
+
+
+def execution_stats(*, activity) -> dict:
+    stats = ExecutionStats.objects.filter(activity=activity).first()
+    if stats is None or not stats.total_executions:
+        return {
+            "total_executions": 0,
+            "successful_executions": 0,
+            "failed_executions": 0,
+            "avg_duration_ms": None,
+            "last_execution_at": None,
+        }
+    return {
+        "total_executions": stats.total_executions,
+        "successful_executions": stats.successful_executions,
+        "failed_executions": stats.failed_executions,
+        "avg_duration_ms": round(stats.total_duration_ms / stats.total_executions),
+        "last_execution_at": stats.last_execution_at,
+    }
+
+
+def versions_for(*, activity) -> QuerySet[ActivityVersion]:
+    """Every version of the activity's name, newest semantic version first."""
+    return (
+        ActivityVersion.objects.for_tenant(activity.tenant_id)
+        .filter(name=activity.name)
+        .select_related("activity", "previous_activity", "created_by")
+        .order_by("-activity__version_major", "-activity__version_minor", "-activity__version_patch", "-created_at")
+    )
+
+
+def conflicts_for(*, activity) -> QuerySet[ActivityConflict]:
+    return (
+        ActivityConflict.objects.for_tenant(activity.tenant_id).filter(activity=activity).select_related("resolved_by")
+    )
+
+
+def registry_summary(*, tenant) -> dict:
+    """Operators' figures: activities by status, pending approvals, active deployments per environment."""
+    from django.db.models import Count
+
+    from registry.models import ActivityStatus, Environment
+
+    by_status = dict(Activity.objects.for_tenant(tenant).values_list("status").annotate(n=Count("pk")).order_by())
+    deployments = dict(
+        Deployment.objects.for_tenant(tenant)
+        .filter(status=DeploymentStatus.ACTIVE)
+        .values_list("environment")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {
+        "activities": {s: by_status.get(s, 0) for s in ActivityStatus.values},
+        "pending_approvals": Approval.objects.for_tenant(tenant).filter(approval_status=ApprovalStatus.PENDING).count(),
+        "active_deployments": {e: deployments.get(e, 0) for e in Environment.values},
+    }
