@@ -1,0 +1,317 @@
+"""Workflow admin: tasks and action plans with transition buttons (through the services), SLA
+status columns and filters, triggers with predicate validation, SLA configs, history."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from ocx import errors
+from ocx.admin_tenancy import TenantScopedAdminMixin
+from workflow import fsm, services
+from workflow.models import (
+    ActionPlan,
+    AutomationTrigger,
+    SLAConfig,
+    SLARecord,
+    SLAStatus,
+    StateTransition,
+    Task,
+    TriggerExecution,
+    WebhookDelivery,
+)
+
+
+class SLAFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("breached", "Breached"),
+            ("at_risk", "At risk"),
+            ("running", "Running"),
+            ("paused", "Paused"),
+            ("met", "Met"),
+        ]
+
+    def queryset(self, request, queryset):
+        prefix = "" if queryset.model is SLARecord else "sla__"
+        value = self.value()
+        if value == "at_risk":
+            return queryset.filter(
+                **{
+                    f"{prefix}status__in": [SLAStatus.RUNNING, SLAStatus.PAUSED],
+                    f"{prefix}at_risk_notified_at__isnull": False,
+                }
+            )
+        if value:
+            return queryset.filter(**{f"{prefix}status": value})
+        return queryset
+
+
+class TransitionButtonsMixin:
+    """Buttons for the transitions allowed from the object's state; each posts to a view that
+    calls the service (permissions, guards, SLA, events: everything a person via the API gets)."""
+
+    change_form_template = "admin/workflow/transition_change_form.html"
+
+    def transition_service(self, request, obj, target: str):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [
+            path(
+                "<path:object_id>/transition/<str:target>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="{}_{}_transition".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def transition_view(self, request, object_id, target):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        try:
+            self.transition_service(request, obj, target)
+            self.message_user(request, f"{obj} → {target}.", messages.SUCCESS)
+        except errors.ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            info = self.model._meta.app_label, self.model._meta.model_name
+            extra_context["transition_buttons"] = [
+                {
+                    "label": edge.label,
+                    "source": edge.source,
+                    "target": edge.target,
+                    "url": reverse("admin:{}_{}_transition".format(*info), args=[obj.pk, edge.target]),
+                }
+                for edge in fsm.edges(self.model)
+                if edge.source == obj.state
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Task)
+class TaskAdmin(TransitionButtonsMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "id",
+        "title",
+        "tenant",
+        "state",
+        "task_type",
+        "priority",
+        "assigned_to",
+        "sla_status",
+        "sla_due",
+        "created_at",
+    ]
+    list_filter = ["state", SLAFilter, "task_type", "priority", "tenant"]
+    search_fields = ["title", "description"]
+    list_select_related = ["tenant", "assigned_to", "sla"]
+    readonly_fields = [
+        "state",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+        "sla_status",
+        "sla_due",
+    ]
+    raw_id_fields = ["action_plan"]
+    show_full_result_count = False
+
+    @admin.display(description="SLA")
+    def sla_status(self, obj):
+        try:
+            record = obj.sla
+        except SLARecord.DoesNotExist:
+            return "—"
+        return f"{record.get_status_display()}{' (at risk)' if record.at_risk else ''}"
+
+    @admin.display(description="SLA due")
+    def sla_due(self, obj):
+        try:
+            return obj.sla.due_at
+        except SLARecord.DoesNotExist:
+            return None
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Creation goes through the service (SLA clock, event); the admin then shows that row.
+        created = services.task_create(
+            tenant=obj.tenant,
+            actor=request.user,
+            title=obj.title,
+            description=obj.description,
+            task_type=obj.task_type,
+            service_area=obj.service_area,
+            priority=obj.priority,
+            assigned_to=obj.assigned_to,
+            action_plan_id=obj.action_plan_id,
+            due_date=obj.due_date,
+            metadata=obj.metadata,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def transition_service(self, request, obj, target):
+        services.task_transition(
+            tenant=obj.tenant, task_id=obj.pk, target_state=target, actor=request.user, notes="admin"
+        )
+
+
+@admin.register(ActionPlan)
+class ActionPlanAdmin(TransitionButtonsMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["id", "title", "tenant", "state", "created_by", "created_at", "activated_at", "archived_at"]
+    list_filter = ["state", "tenant"]
+    search_fields = ["title", "description"]
+    list_select_related = ["tenant", "created_by"]
+    readonly_fields = ["state", "created_by", "created_at", "updated_at", "activated_at", "archived_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.action_plan_create(
+            tenant=obj.tenant, actor=request.user, title=obj.title, description=obj.description, goals=obj.goals,
+            metadata=obj.metadata,
+        )  # fmt: skip
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def transition_service(self, request, obj, target):
+        services.action_plan_transition(
+            tenant=obj.tenant, plan_id=obj.pk, target_state=target, actor=request.user, notes="admin"
+        )
+
+
+class GlobalOrTenantAdminMixin(TenantScopedAdminMixin):
+    """Configuration rows may be global (tenant NULL): only superusers see and edit those."""
+
+    def get_queryset(self, request):
+        qs = super(TenantScopedAdminMixin, self).get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(Q(tenant__memberships__user=request.user)).distinct()
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser and "tenant" in form.base_fields:
+            # A tenant's staff must not create a global row that would apply to every tenant.
+            form.base_fields["tenant"].required = True
+            form.base_fields["tenant"].empty_label = None
+        return form
+
+
+@admin.register(AutomationTrigger)
+class AutomationTriggerAdmin(GlobalOrTenantAdminMixin, SimpleHistoryAdmin):
+    """The model form runs ``clean()``: a predicate the sandbox refuses cannot be saved."""
+
+    list_display = [
+        "name",
+        "event_type",
+        "tenant",
+        "is_active",
+        "builtin",
+        "position",
+        "failure_count",
+        "last_failed_at",
+    ]
+    list_filter = ["is_active", "builtin", "event_type"]
+    search_fields = ["name", "event_type", "predicate"]
+    readonly_fields = ["key", "builtin", "failure_count", "last_error", "last_failed_at", "created_at", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and obj.builtin) and super().has_delete_permission(request, obj)
+
+
+@admin.register(TriggerExecution)
+class TriggerExecutionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "trigger", "event_type", "event_id", "status", "attempts", "updated_at"]
+    list_filter = ["status", "event_type"]
+    search_fields = ["error"]
+    list_select_related = ["trigger"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SLAConfig)
+class SLAConfigAdmin(GlobalOrTenantAdminMixin, SimpleHistoryAdmin):
+    list_display = ["task_type", "service_area", "target_minutes", "at_risk_fraction", "active", "tenant"]
+    list_filter = ["active", "task_type"]
+
+
+@admin.register(SLARecord)
+class SLARecordAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "task",
+        "status",
+        "target_minutes",
+        "started_at",
+        "due_at",
+        "at_risk_notified_at",
+        "breached_at",
+        "overdue",
+    ]
+    list_filter = [SLAFilter, "tenant"]
+    list_select_related = ["task"]
+    raw_id_fields = ["task"]
+    show_full_result_count = False
+
+    @admin.display(boolean=True)
+    def overdue(self, obj):
+        return obj.status == SLAStatus.RUNNING and obj.due_at < timezone.now()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StateTransition)
+class StateTransitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "entity_type", "entity_id", "from_state", "to_state", "actor", "created_at"]
+    list_filter = ["entity_type", "to_state"]
+    list_select_related = ["actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "url", "status", "attempts", "next_attempt_at", "last_status_code", "delivered_at"]
+    list_filter = ["status"]
+    exclude = ["secret"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

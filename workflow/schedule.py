@@ -1,0 +1,16 @@
+"""Periodic jobs of the workflow app (merged into the beat schedule by ocx.celery)."""
+
+from datetime import timedelta
+
+from workflow import conf
+
+BEAT_SCHEDULE = {
+    "workflow.scan_sla": {
+        "task": "workflow.scan_sla",
+        "schedule": timedelta(seconds=conf.sla_monitor_interval()),
+    },
+    "workflow.sweep_webhooks": {
+        "task": "workflow.sweep_webhooks",
+        "schedule": timedelta(seconds=30),
+    },
+}

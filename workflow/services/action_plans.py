@@ -1,0 +1,143 @@
+"""ActionPlan use cases: create, activate, archive (each transition locked, recorded, published)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from ocx import errors, events
+from ocx.access import Perm, has_perm
+from workflow import fsm
+from workflow.metrics import TRANSITIONS
+from workflow.models import ActionPlan, ActionPlanState, StateTransition
+from workflow.services import context as automation_context
+
+ENTITY_LABEL = "ActionPlan"
+EVENT_VERBS = {ActionPlanState.ACTIVE: "activated", ActionPlanState.ARCHIVED: "archived"}
+
+
+def plan_event_data(plan: ActionPlan, **extra) -> dict:
+    data = {
+        "action_plan_id": plan.pk,
+        "title": plan.title,
+        "state": plan.state,
+        "goals": list(plan.goals or []),
+        "created_by": plan.created_by.get_username() if plan.created_by_id else None,
+    }
+    data.update(extra)
+    return automation_context.stamp(data)
+
+
+def action_plan_create(*, tenant, actor, title: str, description: str = "", goals=None, metadata=None) -> ActionPlan:
+    """Create a plan in ``draft`` (CREATE_ACTION_PLAN)."""
+    if actor is not None and not has_perm(actor, tenant, Perm.CREATE_ACTION_PLAN):
+        raise errors.PermissionDenied(details={"required_permission": Perm.CREATE_ACTION_PLAN})
+    goals = [str(goal).strip() for goal in (goals or []) if str(goal).strip()]
+    if not (title or "").strip():
+        raise errors.ValidationError("An action plan needs a title.", details={"title": "required"})
+    with transaction.atomic():
+        plan = ActionPlan.objects.create(
+            tenant_id=getattr(tenant, "pk", tenant),
+            title=title.strip(),
+            description=description or "",
+            goals=goals,
+            metadata=metadata or {},
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        events.publish(
+            tenant=plan.tenant_id,
+            type="workflow.action_plan.created",
+            title=f"Action plan created: {plan.title}",
+            entity_type="action_plan",
+            entity_id=plan.pk,
+            payload=plan_event_data(plan, new_state=plan.state, old_state=None),
+            actor=actor,
+        )
+    return plan
+
+
+def action_plan_transition(
+    *, tenant, plan_id: int, target_state: str, actor, context: dict | None = None, notes: str = ""
+) -> tuple[ActionPlan, StateTransition]:
+    """Activate or archive a plan (ACTIVATE_ACTION_PLAN), along the seed's diagram."""
+    if actor is not None and not has_perm(actor, tenant, Perm.ACTIVATE_ACTION_PLAN):
+        TRANSITIONS.labels(entity_type="action_plan", result="denied").inc()
+        raise errors.PermissionDenied(details={"required_permission": Perm.ACTIVATE_ACTION_PLAN})
+    with transaction.atomic():
+        plan = (
+            ActionPlan.objects.for_tenant(tenant)
+            .select_for_update(of=("self",))
+            .select_related("created_by")
+            .filter(pk=plan_id)
+            .first()
+        )
+        if plan is None:
+            raise errors.NotFound("Action plan not found.", details={"action_plan_id": plan_id})
+        source = plan.state
+        edge = fsm.edge_for(ActionPlan, source=source, target=target_state)
+        if edge is None:
+            TRANSITIONS.labels(entity_type="action_plan", result="invalid").inc()
+            raise errors.InvalidTransition(current_state=source, target_state=target_state, entity_type=ENTITY_LABEL)
+        method = getattr(plan, edge.name)
+        if not can_proceed(method):
+            TRANSITIONS.labels(entity_type="action_plan", result="invalid").inc()
+            failed = fsm.failed_conditions(plan, edge)
+            raise errors.InvalidTransition(
+                current_state=source,
+                target_state=target_state,
+                entity_type=ENTITY_LABEL,
+                message=f"Transition from {source} to {target_state} not allowed: "
+                + "; ".join(fsm.rule_text(c) for c in failed),
+                failed_guards=[c.__name__ for c in failed],
+            )
+        now = timezone.now()
+        method(at=now)
+        plan.save(update_fields=["state", "activated_at", "archived_at", "updated_at"])
+        event = events.publish(
+            tenant=plan.tenant_id,
+            type=f"workflow.action_plan.{EVENT_VERBS[plan.state]}",
+            title=f"Action plan {EVENT_VERBS[plan.state]}: {plan.title}",
+            description=notes or "",
+            entity_type="action_plan",
+            entity_id=plan.pk,
+            payload=plan_event_data(
+                plan,
+                event_kind="ActionPlanStateChanged",
+                old_state=source,
+                new_state=plan.state,
+                transition=edge.name,
+                context=context or {},
+                notes=notes or "",
+            ),
+            actor=actor,
+            timestamp=now,
+        )
+        record = StateTransition.objects.create(
+            tenant_id=plan.tenant_id,
+            entity_type="action_plan",
+            entity_id=plan.pk,
+            transition=edge.name,
+            from_state=source,
+            to_state=plan.state,
+            actor=actor if getattr(actor, "pk", None) else None,
+            context=context or {},
+            notes=notes or "",
+            event_id=event.pk,
+        )
+    TRANSITIONS.labels(entity_type="action_plan", result="ok").inc()
+    return plan, record
+
+
+def action_plan_activate(*, tenant, plan_id: int, actor, notes: str = "") -> tuple[ActionPlan, StateTransition]:
+    """draft → active (the plan needs a goal)."""
+    return action_plan_transition(
+        tenant=tenant, plan_id=plan_id, target_state=ActionPlanState.ACTIVE, actor=actor, notes=notes
+    )
+
+
+def action_plan_archive(*, tenant, plan_id: int, actor, notes: str = "") -> tuple[ActionPlan, StateTransition]:
+    """draft or active → archived (terminal)."""
+    return action_plan_transition(
+        tenant=tenant, plan_id=plan_id, target_state=ActionPlanState.ARCHIVED, actor=actor, notes=notes
+    )
