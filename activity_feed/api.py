@@ -1,38 +1,222 @@
-"""``/api/v1/events``: the event store over REST (the spine's full API grows in its issue)."""
+"""``/api/v1/events…``: seed 004's activity API (list, create, get, read, read-all, stats).
+
+The live stream (``/api/v1/events/stream``) is an async view in ``activity_feed.sse``.
+"""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins
+from urllib.parse import urlencode
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from activity_feed import selectors
-from activity_feed.models import ActivityEvent
-from activity_feed.serializers import ActivityEventSerializer
+from activity_feed import selectors, services
+from activity_feed.filters import EventFilters
+from activity_feed.ratelimit import check_rate
+from activity_feed.serializers import (
+    ActivityEventSerializer,
+    EventCreateInput,
+    EventPageSerializer,
+    ReadAllInput,
+    event_to_dict,
+)
 from ocx import errors
-from ocx.api.views import TenantViewSet
+from ocx.access import Perm
+from ocx.api.views import TenantAPIView
+from ocx.tenancy import tenant_for_user
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("types", str, description="Comma-separated event types (also `type`)"),
+    OpenApiParameter("sources", str, description="Comma-separated sources (also `source`)"),
+    OpenApiParameter("priority", str, description="Comma-separated priorities"),
+    OpenApiParameter("status", str, description="active / archived"),
+    OpenApiParameter("start_date", str, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("end_date", str, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("entity_type", str),
+    OpenApiParameter("entity_id", str),
+    OpenApiParameter("tags", str, description="Comma-separated tags"),
+    OpenApiParameter("tags_match", str, enum=["any", "all"]),
+    OpenApiParameter("correlation_id", str),
+    OpenApiParameter("source_system", str),
+    OpenApiParameter("read", bool, description="true: read by me; false: unread by me"),
+    OpenApiParameter("search", str, description="Text in the title"),
+]
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="Opaque cursor from `next_cursor`"),
+    OpenApiParameter("page_size", int, description="Default 30, at most 100"),
+    OpenApiParameter("sort_order", str, enum=["desc", "asc"], description="By timestamp, then id"),
+]
 
 
-class EventViewSet(mixins.ListModelMixin, TenantViewSet):
-    model = ActivityEvent
-    serializer_class = ActivityEventSerializer
-    filter_backends: list = []
+def _render(event, state) -> dict:
+    return event_to_dict(event, **selectors.read_fields(event, state))
 
-    def get_queryset(self):
-        return selectors.event_list(tenant=self.request.tenant, filters=self.request.query_params)
+
+class EventListCreateView(TenantAPIView):
+    """List the tenant's events (filters, keyset pages) or record one (idempotent)."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("type", str, description="Comma-separated event types"),
-            OpenApiParameter("entity_type", str),
-            OpenApiParameter("entity_id", str),
-        ]
+        operation_id="events_list", parameters=FILTER_PARAMETERS + PAGE_PARAMETERS, responses=EventPageSerializer
     )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    def get(self, request):
+        params = request.query_params
+        filters = EventFilters.from_params(params)
+        sort_order = (params.get("sort_order") or params.get("order") or "desc").lower()
+        if sort_order not in {"asc", "desc"}:
+            raise errors.ValidationError("sort_order must be 'asc' or 'desc'.", details={"sort_order": sort_order})
+        page = selectors.event_page(
+            tenant=request.tenant,
+            user=request.user,
+            filters=filters,
+            cursor=params.get("cursor") or None,
+            page_size=selectors.parse_page_size(params.get("page_size") or params.get("limit")),
+            descending=sort_order == "desc",
+        )
+        next_url = None
+        if page.next_cursor:
+            query = params.copy()
+            query["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{urlencode(query, doseq=True)}")
+        return Response(
+            {
+                "results": [_render(e, page.state) for e in page.events],
+                "next_cursor": page.next_cursor,
+                "next": next_url,
+                "page_size": page.page_size,
+                "has_more": page.next_cursor is not None,
+            }
+        )
 
-    def retrieve(self, request, pk=None):
+    @extend_schema(
+        request=EventCreateInput,
+        responses={201: ActivityEventSerializer, 200: OpenApiResponse(ActivityEventSerializer, "Already recorded")},
+    )
+    def post(self, request):
+        self.require(Perm.CREATE_EVENT)
+        check_rate(tenant=request.tenant, scope="create")
+        data = EventCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        claimed = values.pop("tenant_id", None)
+        if claimed and claimed != request.tenant.slug:
+            # A tenant the caller is not in is refused (403); one of theirs must be picked with X-Tenant.
+            tenant_for_user(request.user, claimed)
+            raise errors.PermissionDenied(
+                "tenant_id does not match the request's tenant (X-Tenant).", details={"tenant_id": claimed}
+            )
+        values["payload"] = values.pop("event_metadata", {})
+        if not values.get("idempotency_key"):
+            values.pop("idempotency_key", None)
+        event, created = services.event_create(tenant=request.tenant, actor=request.user, data=values)
+        event.tenant = request.tenant
+        return Response(
+            _render(event, selectors.ReadState()), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class EventDetailView(TenantAPIView):
+    @extend_schema(operation_id="events_retrieve", responses=ActivityEventSerializer)
+    def get(self, request, pk):
         event = selectors.event_get(tenant=request.tenant, event_id=pk)
         if event is None:
             raise errors.NotFound(f"Event {pk} not found.")
-        return Response(self.get_serializer(event).data)
+        state = selectors.read_state_get(tenant=request.tenant, user=request.user)
+        event = (
+            selectors.with_read_state(
+                type(event).objects.for_tenant(request.tenant).filter(pk=event.pk),
+                tenant=request.tenant,
+                user=request.user,
+            )
+            .select_related("tenant")
+            .get()
+        )
+        return Response(_render(event, state))
+
+
+class EventReadView(TenantAPIView):
+    """Mark one event read, for the caller only."""
+
+    @extend_schema(request=None, responses=ActivityEventSerializer)
+    def patch(self, request, pk):
+        event, _ = services.event_mark_read(tenant=request.tenant, user=request.user, event_id=pk)
+        state = selectors.read_state_get(tenant=request.tenant, user=request.user)
+        event = (
+            selectors.with_read_state(
+                type(event).objects.for_tenant(request.tenant).filter(pk=event.pk),
+                tenant=request.tenant,
+                user=request.user,
+            )
+            .select_related("tenant")
+            .get()
+        )
+        return Response(_render(event, state))
+
+    @extend_schema(request=None, responses=ActivityEventSerializer)
+    def post(self, request, pk):
+        return self.patch(request, pk)
+
+
+class EventReadAllView(TenantAPIView):
+    """Mark every event up to ``up_to_id`` (or a list ``cursor``; default: the newest) read."""
+
+    @extend_schema(
+        request=ReadAllInput,
+        responses=inline_serializer(
+            "ReadAllOutput",
+            {
+                "success": serializers.BooleanField(),
+                "up_to_id": serializers.IntegerField(),
+                "read_at": serializers.DateTimeField(),
+                "unread_count": serializers.IntegerField(),
+            },
+        ),
+    )
+    def patch(self, request):
+        data = ReadAllInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        up_to = data.validated_data.get("up_to_id")
+        if up_to is None and data.validated_data.get("cursor"):
+            up_to = selectors.decode_cursor(data.validated_data["cursor"])[1]
+        state = services.events_mark_all_read(tenant=request.tenant, user=request.user, up_to_id=up_to)
+        return Response(
+            {
+                "success": True,
+                "up_to_id": state.up_to_id,
+                "read_at": serializers.DateTimeField().to_representation(state.read_at),
+                "unread_count": selectors.unread_count(tenant=request.tenant, user=request.user),
+            }
+        )
+
+    @extend_schema(request=ReadAllInput, responses=None)
+    def post(self, request):
+        return self.patch(request)
+
+
+class EventStatsView(TenantAPIView):
+    """Counts by type, source, priority, unread (for the caller) and per day."""
+
+    @extend_schema(
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("days", int, description="Per-day window without start_date (30)"),
+        ],
+        responses=inline_serializer(
+            "EventStats",
+            {
+                "total": serializers.IntegerField(),
+                "unread": serializers.IntegerField(),
+                "by_type": serializers.DictField(child=serializers.IntegerField()),
+                "by_source": serializers.DictField(child=serializers.IntegerField()),
+                "by_priority": serializers.DictField(child=serializers.IntegerField()),
+                "by_day": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
+    def get(self, request):
+        filters = EventFilters.from_params(request.query_params)
+        try:
+            days = max(1, min(366, int(request.query_params.get("days") or 30)))
+        except ValueError as exc:
+            raise errors.ValidationError("days must be a number.") from exc
+        return Response(selectors.event_stats(tenant=request.tenant, user=request.user, filters=filters, days=days))

@@ -54,11 +54,36 @@ def sanitize_text(value: str | None, *, max_length: int | None = None) -> str:
     return cleaned[:max_length] if max_length else cleaned
 
 
-def default_title(event_type: str) -> str:
-    """``registry.activity.approved`` → ``Activity approved``."""
-    parts = event_type.split(".")
-    words = " ".join(p.replace("_", " ") for p in parts[1:]) if len(parts) > 1 else event_type
-    return words[:1].upper() + words[1:]
+def default_title(event_type: str, payload: dict | None = None) -> str:
+    """``registry.activity.approved`` → ``Activity approved`` (see ``activity_feed.titles``)."""
+    from activity_feed.titles import title_for
+
+    return title_for(event_type, payload)
+
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 64
+
+
+def clean_tags(tags: Iterable[str] | None) -> list[str]:
+    """Plain-text, de-duplicated, bounded tags (the metadata bound applies to them too)."""
+    cleaned: list[str] = []
+    for tag in tags or []:
+        text = sanitize_text(str(tag), max_length=MAX_TAG_LENGTH)
+        if text and text not in cleaned:
+            cleaned.append(text)
+    if len(cleaned) > MAX_TAGS:
+        raise errors.ValidationError("Too many tags.", details={"max_tags": MAX_TAGS})
+    return cleaned
+
+
+def validate_metadata(payload: dict | None) -> dict:
+    payload = payload or {}
+    if not isinstance(payload, dict):
+        raise errors.ValidationError("Event metadata must be a JSON object.")
+    if len(json.dumps(payload, default=str)) > MAX_METADATA_BYTES:
+        raise errors.ValidationError("Event metadata is too large.", details={"max_bytes": MAX_METADATA_BYTES})
+    return payload
 
 
 def derive_idempotency_key(*, source_system: str, source_object_id: str, event_type: str, timestamp: datetime) -> str:
@@ -67,7 +92,7 @@ def derive_idempotency_key(*, source_system: str, source_object_id: str, event_t
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def publish(
+def publish_with_status(
     *,
     tenant,
     type: str,
@@ -87,15 +112,21 @@ def publish(
     idempotency_key: str | None = None,
     timestamp: datetime | None = None,
     expires_at: datetime | None = None,
-):
-    """Record an event in the caller's transaction; push and dispatch it after commit."""
-    from activity_feed.models import ActivityEvent, OutboxEvent
+) -> tuple[Any, bool]:
+    """``publish`` that also says whether the event is new (False: an earlier event with the
+    same idempotency key was returned)."""
+    from activity_feed.models import ActivityEvent, EventPriority, EventSource, OutboxEvent
 
     if "." not in type:
-        raise errors.ValidationError("Event type must be namespaced, e.g. 'registry.activity.approved'.", details={"type": type})
-    payload = payload or {}
-    if len(json.dumps(payload, default=str)) > MAX_METADATA_BYTES:
-        raise errors.ValidationError("Event metadata is too large.", details={"max_bytes": MAX_METADATA_BYTES})
+        raise errors.ValidationError(
+            "Event type must be namespaced, e.g. 'registry.activity.approved'.", details={"type": type}
+        )
+    if priority not in EventPriority.values:
+        raise errors.ValidationError(f"Unknown priority '{priority}'.", details={"priority": EventPriority.values})
+    if source not in EventSource.values:
+        raise errors.ValidationError(f"Unknown source '{source}'.", details={"source": EventSource.values})
+    payload = validate_metadata(payload)
+    tags = clean_tags(tags)
 
     actor = actor if actor is not None else current_actor()
     timestamp = timestamp or timezone.now()
@@ -107,7 +138,7 @@ def publish(
 
     existing = ActivityEvent.objects.for_tenant(event_tenant_id(tenant)).filter(idempotency_key=key).first()
     if existing is not None:
-        return existing
+        return existing, False
 
     try:
         with transaction.atomic():
@@ -119,7 +150,7 @@ def publish(
                 source_system=source_system,
                 source_object_id=source_object_id,
                 source_object_type=source_object_type,
-                title=sanitize_text(title or default_title(type), max_length=500),
+                title=sanitize_text(title, max_length=500) or default_title(type, payload)[:500],
                 description=sanitize_text(description),
                 event_metadata=payload,
                 entity_type=entity_type,
@@ -129,7 +160,7 @@ def publish(
                 timestamp=timestamp,
                 expires_at=expires_at,
                 idempotency_key=key,
-                tags=list(tags or []),
+                tags=tags,
                 correlation_id=correlation_id or "",
             )
             OutboxEvent.objects.create(
@@ -140,10 +171,20 @@ def publish(
         existing = ActivityEvent.objects.for_tenant(event_tenant_id(tenant)).filter(idempotency_key=key).first()
         if existing is None:
             raise
-        return existing
+        return existing, False
 
     transaction.on_commit(lambda: after_commit(event.pk))
-    return event
+    return event, True
+
+
+def publish(**kwargs):
+    """Record an event in the caller's transaction; push and dispatch it after commit.
+
+    Keyword arguments as ``publish_with_status``: tenant, type, title, description,
+    entity_type, entity_id, payload, actor, source, source_system, source_object_id,
+    source_object_type, priority, tags, correlation_id, idempotency_key, timestamp, expires_at.
+    """
+    return publish_with_status(**kwargs)[0]
 
 
 def event_tenant_id(tenant) -> int:
@@ -169,6 +210,29 @@ def after_commit(event_pk: int) -> None:
         logger.exception("could not enqueue the outbox dispatcher for event %s", event_pk)
 
 
+def after_commit_batch(tenant_id: int, event_dicts: list[dict]) -> None:
+    """``after_commit`` for a stored batch (bulk ingestion): the already-serialised events go
+    to the tenant's group as ONE channel message, and the dispatcher is woken once."""
+    if not event_dicts:
+        return
+    try:
+        for event in event_dicts:
+            metrics.EVENTS_PUBLISHED.labels(type=event["type"]).inc()
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(tenant_group(tenant_id), {"type": "events.created", "events": event_dicts})
+    except Exception:  # noqa: BLE001 - live push is best effort; clients catch up from the store
+        logger.exception("live push of %d events failed", len(event_dicts))
+    try:
+        from ocx.tasks import dispatch_outbox
+
+        dispatch_outbox.delay()
+    except Exception:  # noqa: BLE001 - the beat sweeper dispatches whatever was not woken
+        logger.exception("could not enqueue the outbox dispatcher for %d events", len(event_dicts))
+
+
 def push_live(event) -> None:
     from channels.layers import get_channel_layer
 
@@ -177,4 +241,6 @@ def push_live(event) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(tenant_group(event.tenant_id), {"type": "event.created", "event": event_to_dict(event)})
+    async_to_sync(layer.group_send)(
+        tenant_group(event.tenant_id), {"type": "event.created", "event": event_to_dict(event)}
+    )

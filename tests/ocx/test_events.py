@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_publish_writes_event_and_outbox_row(tenant, member_user):
-    event = publish(tenant=tenant, type="registry.activity.approved", entity_type="activity", entity_id="a-1", actor=member_user)
+    event = publish(
+        tenant=tenant, type="registry.activity.approved", entity_type="activity", entity_id="a-1", actor=member_user
+    )
 
     outbox = OutboxEvent.objects.for_tenant(tenant).get()
     assert outbox.event_id == event.pk
@@ -79,7 +81,9 @@ def test_event_type_must_be_namespaced(tenant):
 
 
 def test_title_and_description_are_stripped_of_markup(tenant):
-    event = publish(tenant=tenant, type="x.y.z", title="<b>Hi</b><script>alert(1)</script>", description="<img src=x onerror=1>ok")
+    event = publish(
+        tenant=tenant, type="x.y.z", title="<b>Hi</b><script>alert(1)</script>", description="<img src=x onerror=1>ok"
+    )
 
     assert "<" not in event.title and "script" not in event.title.lower()
     assert event.description == "ok"
@@ -107,15 +111,20 @@ def test_unexpired_events_cannot_be_deleted_even_with_raw_sql(tenant):
     assert ActivityEvent.objects.for_tenant(tenant).filter(pk=event.pk).exists()
 
 
-def test_expired_events_can_be_purged(tenant):
+def test_expired_events_are_removed_only_by_the_retention_purge(tenant):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    from activity_feed.services import events_purge_expired
+
     event = publish(tenant=tenant, type="x.y.z", expires_at=timezone.now() - timedelta(days=1))
 
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM outbox_events WHERE event_id = %s", [event.pk])
-        cursor.execute("DELETE FROM activity_events WHERE id = %s", [event.pk])
+    with pytest.raises(IntegrityError):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM outbox_events WHERE event_id = %s", [event.pk])
+            cursor.execute("DELETE FROM activity_events WHERE id = %s", [event.pk])
+    purged = events_purge_expired()
 
+    assert purged == 1
     assert not ActivityEvent.objects.for_tenant(tenant).filter(pk=event.pk).exists()

@@ -1,0 +1,89 @@
+"""``GET /api/v1/events/stream``: Server-Sent Events of the caller's tenant.
+
+Authenticated by session, ``Authorization: Token <key>`` or ``?token=<key>`` (EventSource
+cannot set headers). Same filters as the list. Every 30 s without an event a ``: keepalive``
+comment keeps proxies from closing the connection. Each event carries ``id: <event id>``, so a
+browser reconnecting sends ``Last-Event-ID`` and gets exactly what it missed, then live events.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+from django.http import JsonResponse, StreamingHttpResponse
+
+from activity_feed.filters import EventFilters
+from activity_feed.live import READY, encoded, event_feed, parse_last_id
+from ocx import errors
+from ocx.tenancy import resolve_tenant
+
+
+def _user_for_token(key: str):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+async def authenticate(request):
+    header = request.headers.get("Authorization", "").split()
+    key = header[1] if len(header) == 2 and header[0].lower() == "token" else request.GET.get("token")
+    if key:
+        return await database_sync_to_async(_user_for_token)(key)
+    user = await database_sync_to_async(_session_user)(request)
+    return user if user.is_authenticated else None
+
+
+def _session_user(request):
+    user = getattr(request, "user", None) or AnonymousUser()
+    user.is_authenticated  # noqa: B018 - resolves the lazy session user here, in the DB thread
+    return user._wrapped if hasattr(user, "_wrapped") else user
+
+
+def _error(exc: errors.ApplicationError) -> JsonResponse:
+    return JsonResponse(exc.as_dict(), status=exc.status_code)
+
+
+def _frame(event: dict) -> str:
+    data = json.dumps({"action": "created", "event": event}, separators=(",", ":"))
+    return f"id: {event['id']}\ndata: {data}\n\n"
+
+
+def format_event(event: dict) -> str:
+    return encoded("sse", event, _frame)
+
+
+async def _stream(tenant, filters, after_id):
+    async for event in event_feed(tenant=tenant, filters=filters, after_id=after_id):
+        if event is READY:
+            # Sent once subscribed: from here on no event of the tenant can be missed.
+            yield "retry: 3000\n: connected\n\n"
+        elif event is None:
+            yield ": keepalive\n\n"
+        else:
+            yield format_event(event)
+
+
+async def event_stream(request):
+    if request.method != "GET":
+        return _error(errors.ApplicationError("Method not allowed.", error_code="METHOD_NOT_ALLOWED"))
+    user = await authenticate(request)
+    if user is None:
+        return _error(errors.AuthenticationRequired())
+    try:
+        wanted = request.headers.get("X-Tenant") or request.GET.get("tenant")
+        tenant = await database_sync_to_async(resolve_tenant)(user, wanted)
+        filters = EventFilters.from_params(request.GET)
+        after_id = parse_last_id(
+            request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or request.GET.get("cursor")
+        )
+    except errors.ApplicationError as exc:
+        return _error(exc)
+    response = StreamingHttpResponse(_stream(tenant, filters, after_id), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
