@@ -67,16 +67,31 @@ class Server:
         bin_dir = Path(PYTHON).parent
         self.procs.append(
             subprocess.Popen(
-                [str(bin_dir / "uvicorn"), "ocx.asgi:application", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", str(self.web_workers), "--log-level", "warning", "--no-access-log"],
-                cwd=ROOT, env=self.env,
+                [
+                    str(bin_dir / "uvicorn"),
+                    "ocx.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.web_workers),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                cwd=ROOT,
+                env=self.env,
             )
         )
         if self.celery:
             self.procs.append(
                 subprocess.Popen(
                     [str(bin_dir / "celery"), "-A", "ocx", "worker", "--loglevel", "WARNING", "--concurrency", "1"],
-                    cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             )
         deadline = time.monotonic() + 60
@@ -122,13 +137,36 @@ class BenchContext:
                 self._tokens[username] = json.load(response)["token"]
         return self._tokens[username]
 
-    def load(self, path: str, *, user: str = "acme-admin", method: str = "GET", body: str = "",
-             concurrency: int = 4, duration: float | None = None, warmup: float = 2, tenant: str | None = None) -> dict:
+    def load(
+        self,
+        path: str,
+        *,
+        user: str = "acme-admin",
+        method: str = "GET",
+        body: str = "",
+        concurrency: int = 4,
+        duration: float | None = None,
+        warmup: float = 2,
+        tenant: str | None = None,
+    ) -> dict:
         """Drive ``path`` from a separate process; returns count, errors, throughput, p50/p95/p99."""
         duration = duration if duration is not None else (3 if self.quick else 15)
-        cmd = [PYTHON, str(ROOT / "bench" / "loadgen.py"), "--url", f"{self.base_url}{path}", "--method", method,
-               "--concurrency", str(concurrency), "--duration", str(duration), "--warmup", str(warmup),
-               "--header", f"Authorization: Token {self.token(user)}"]
+        cmd = [
+            PYTHON,
+            str(ROOT / "bench" / "loadgen.py"),
+            "--url",
+            f"{self.base_url}{path}",
+            "--method",
+            method,
+            "--concurrency",
+            str(concurrency),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+            "--header",
+            f"Authorization: Token {self.token(user)}",
+        ]
         if tenant:
             cmd += ["--header", f"X-Tenant: {tenant}"]
         if body:

@@ -27,7 +27,9 @@ def main() -> int:
 
     import bench.scenarios as scenarios_pkg
 
-    modules = [importlib.import_module(f"bench.scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios_pkg.__path__)]
+    modules = [
+        importlib.import_module(f"bench.scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios_pkg.__path__)
+    ]
     selected = [m for m in modules if not args.only or m.NAME in args.only]
     if not selected:
         print("no scenario selected")

@@ -95,6 +95,8 @@ def _tenant_id_of(obj) -> int | None:
 
     if obj is None:
         return None
+    if isinstance(obj, int):
+        return obj
     if isinstance(obj, Tenant):
         return obj.pk
     return getattr(obj, "tenant_id", None)

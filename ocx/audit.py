@@ -7,6 +7,7 @@ commands wrap their work in ``acting_as(user, reason)``.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -52,6 +53,21 @@ def current_actor():
 
 def current_reason() -> str | None:
     return _reason.get()
+
+
+def audited(func):
+    """Service decorator: history rows written inside are attributed to the ``actor`` keyword
+    argument (services take the actor explicitly; requests and tasks need not set a context)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        actor = kwargs.get("actor")
+        if getattr(actor, "pk", None) is None:
+            return func(*args, **kwargs)
+        with acting_as(actor, reason=current_reason()):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 class History(HistoricalRecords):

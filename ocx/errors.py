@@ -14,7 +14,9 @@ class ApplicationError(Exception):
     error_code = "APPLICATION_ERROR"
     default_message = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None, error_code: str | None = None):
+    def __init__(
+        self, message: str | None = None, *, details: dict[str, Any] | None = None, error_code: str | None = None
+    ):
         self.message = message or self.default_message
         self.details = details or {}
         if error_code:
@@ -40,7 +42,9 @@ class InvalidTransition(ApplicationError):
     status_code = 400
     error_code = "INVALID_TRANSITION"
 
-    def __init__(self, *, current_state: str, target_state: str, entity_type: str, message: str | None = None, **extra: Any):
+    def __init__(
+        self, *, current_state: str, target_state: str, entity_type: str, message: str | None = None, **extra: Any
+    ):
         super().__init__(
             message or f"Transition from {current_state} to {target_state} not allowed",
             details={"current_state": current_state, "target_state": target_state, "entity_type": entity_type, **extra},

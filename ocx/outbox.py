@@ -43,8 +43,7 @@ def worker_id() -> str:
 
 def _claimable(now):
     return OutboxEvent.objects.all_tenants().filter(
-        Q(status=OutboxStatus.PENDING, available_at__lte=now)
-        | Q(status=OutboxStatus.PROCESSING, locked_until__lt=now)
+        Q(status=OutboxStatus.PENDING, available_at__lte=now) | Q(status=OutboxStatus.PROCESSING, locked_until__lt=now)
     )
 
 
@@ -54,10 +53,7 @@ def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
     now = timezone.now()
     with transaction.atomic():
         ids = list(
-            _claimable(now)
-            .select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch_size]
+            _claimable(now).select_for_update(skip_locked=True).order_by("id").values_list("id", flat=True)[:batch_size]
         )
         if not ids:
             return []
@@ -72,8 +68,10 @@ def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
             attempts=F("attempts") + 1,
         )
     return list(
-        OutboxEvent.objects.all_tenants().filter(id__in=ids, claimed_by=claimer, status=OutboxStatus.PROCESSING)
-        .order_by("id").values_list("id", flat=True)
+        OutboxEvent.objects.all_tenants()
+        .filter(id__in=ids, claimed_by=claimer, status=OutboxStatus.PROCESSING)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
 
 
@@ -113,7 +111,9 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
         if not ids:
             break
         result.claimed += len(ids)
-        rows = OutboxEvent.objects.all_tenants().filter(id__in=ids).select_related("event", "event__tenant").order_by("id")
+        rows = (
+            OutboxEvent.objects.all_tenants().filter(id__in=ids).select_related("event", "event__tenant").order_by("id")
+        )
         for row in rows:
             try:
                 process_event(row.event)
@@ -134,6 +134,8 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
 
 def outbox_retry_dead(*, tenant, row_ids: list[int]) -> int:
     """Give dead rows a fresh set of attempts (an operator's action after fixing the cause)."""
-    return OutboxEvent.objects.for_tenant(tenant).filter(id__in=row_ids, status=OutboxStatus.DEAD).update(
-        status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), last_error=""
+    return (
+        OutboxEvent.objects.for_tenant(tenant)
+        .filter(id__in=row_ids, status=OutboxStatus.DEAD)
+        .update(status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), last_error="")
     )

@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two apps have a "priority" enum with different values; name each explicitly.
+    "ENUM_NAME_OVERRIDES": {"EventPriorityEnum": "activity_feed.models.EventPriority"},
 }
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -215,6 +217,16 @@ OUTBOX_SWEEP_INTERVAL = env_int("OCX_OUTBOX_SWEEP_INTERVAL", 5)
 # Handlers the outbox dispatcher calls for every event, in order (each must be idempotent).
 # Apps append theirs in their AppConfig.ready() via ocx.events.register_handler.
 OCX_EVENT_HANDLERS: list[str] = []
+
+# --- Registry ---------------------------------------------------------------------------------
+# Approval types an activity needs before it is APPROVED (comma-separated; default all four).
+OCX_REGISTRY_REQUIRED_APPROVALS = [
+    t.strip().upper()
+    for t in os.environ.get("OCX_REGISTRY_REQUIRED_APPROVALS", "TECHNICAL,BUSINESS,COMPLIANCE,SECURITY").split(",")
+    if t.strip()
+]
+# How often beat activates deployments whose effective date has come (seconds).
+OCX_REGISTRY_ACTIVATION_INTERVAL = env_int("OCX_REGISTRY_ACTIVATION_INTERVAL", 30)
 
 # Periodic jobs; each app contributes its own in <app>/schedule.py (BEAT_SCHEDULE dict).
 CELERY_BEAT_SCHEDULE = {

@@ -23,15 +23,21 @@ def resolve_tenant(user, wanted: str | None = None):
             raise errors.PermissionDenied(f"Unknown tenant '{wanted}'.", details={"tenant": wanted})
         return tenant
 
-    memberships = Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant")
+    # One query serves both the tenant choice and the per-request role cache (ocx.access.role_in).
+    memberships = list(
+        Membership.objects.filter(user=user, tenant__is_active=True)
+        .select_related("tenant")
+        .order_by("created_at", "id")
+    )
+    if getattr(user, "_ocx_roles", None) is None:
+        user._ocx_roles = {m.tenant_id: m.role for m in memberships}
     if wanted:
-        membership = memberships.filter(tenant__slug=wanted).first()
+        membership = next((m for m in memberships if m.tenant.slug == wanted), None)
         if membership is None:
             raise errors.PermissionDenied(f"You are not a member of tenant '{wanted}'.", details={"tenant": wanted})
         return membership.tenant
-    membership = memberships.order_by("created_at", "id").first()
-    if membership is not None:
-        return membership.tenant
+    if memberships:
+        return memberships[0].tenant
     if user.is_superuser:
         tenant = Tenant.objects.filter(is_active=True).order_by("id").first()
         if tenant is not None:

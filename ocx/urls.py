@@ -17,6 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("dashboard/summary", dashboard.dashboard_summary, name="dashboard-summary"),
     path("health", health.health, name="health"),
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),

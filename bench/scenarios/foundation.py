@@ -25,11 +25,20 @@ def _generate(target: int) -> int:
         rows = []
         for i in range(have, min(have + batch, target)):
             for tenant in (acme, globex):
-                rows.append(ActivityEvent(
-                    tenant=tenant, type="bench.item.created", title=f"Bench item {i}", source_system="bench",
-                    source_object_id=str(i), entity_type="item", entity_id=str(i), timestamp=now,
-                    idempotency_key=f"bench-{i}", event_metadata={"i": i},
-                ))
+                rows.append(
+                    ActivityEvent(
+                        tenant=tenant,
+                        type="bench.item.created",
+                        title=f"Bench item {i}",
+                        source_system="bench",
+                        source_object_id=str(i),
+                        entity_type="item",
+                        entity_id=str(i),
+                        timestamp=now,
+                        idempotency_key=f"bench-{i}",
+                        event_metadata={"i": i},
+                    )
+                )
         with transaction.atomic():
             ActivityEvent.objects.bulk_create(rows, ignore_conflicts=True)
         have = ActivityEvent.objects.for_tenant(acme).count()

@@ -30,13 +30,32 @@
     while (tbody.children.length > 200) tbody.lastElementChild.remove();
   }
 
+  // Figures refresh (at most every 2 s) when events arrive.
+  const summary = document.getElementById("summary");
+  let refreshTimer = null;
+  function lookup(obj, path) { return path.split(".").reduce((o, k) => (o == null ? o : o[k]), obj); }
+  function refreshSummary() {
+    refreshTimer = null;
+    fetch(summary.dataset.url, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => {
+        if (!data) return;
+        summary.querySelectorAll("[data-key]").forEach((el) => {
+          const value = lookup(data, el.dataset.key);
+          if (value !== undefined && String(value) !== el.textContent) { el.textContent = value; el.classList.add("fresh"); }
+        });
+      })
+      .catch(() => {});
+  }
+  function scheduleSummary() { if (summary && !refreshTimer) refreshTimer = setTimeout(refreshSummary, 2000); }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/events/?tenant=${encodeURIComponent(tenant)}`);
     ws.onopen = () => { delay = 1000; setStatus("open", "live"); };
     ws.onmessage = (msg) => {
       const data = JSON.parse(msg.data);
-      if (data.type === "event") addEvent(data.event);
+      if (data.type === "event") { addEvent(data.event); scheduleSummary(); }
     };
     ws.onclose = () => {
       setStatus("closed", "reconnecting…");

@@ -13,7 +13,9 @@ def test_token_endpoint_returns_token_for_valid_credentials(anon_api, member_use
 
 
 def test_token_authenticates_api_requests(anon_api, member_user):
-    token = anon_api.post("/api/v1/auth/token", {"username": "acme-member", "password": "pw"}, format="json").json()["token"]
+    token = anon_api.post("/api/v1/auth/token", {"username": "acme-member", "password": "pw"}, format="json").json()[
+        "token"
+    ]
 
     anon_api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = anon_api.get("/api/v1/auth/me")

@@ -23,7 +23,9 @@ def publish_committed(tenant, title):
 
 async def connect(user, query=""):
     token = await database_sync_to_async(token_for)(user)
-    communicator = WebsocketCommunicator(application, f"/ws/events/?token={token}{query}", headers=[(b"host", b"testserver")])
+    communicator = WebsocketCommunicator(
+        application, f"/ws/events/?token={token}{query}", headers=[(b"host", b"testserver")]
+    )
     connected, _ = await communicator.connect()
     return communicator, connected
 

@@ -16,9 +16,16 @@ class Command(BaseCommand):
         import psycopg
         from psycopg import sql
 
-        params = {k: v for k, v in {
-            "host": db.get("HOST"), "port": db.get("PORT"), "user": db.get("USER"), "password": db.get("PASSWORD"),
-        }.items() if v}
+        params = {
+            k: v
+            for k, v in {
+                "host": db.get("HOST"),
+                "port": db.get("PORT"),
+                "user": db.get("USER"),
+                "password": db.get("PASSWORD"),
+            }.items()
+            if v
+        }
         with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone()
             if exists:

@@ -66,7 +66,11 @@ class Command(BaseCommand):
                     continue
                 module.seed(tenants=tenants, users=users)
                 self.stdout.write(f"  demo content: {name}")
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(tenants)} tenants, {len(users)} users (password '{DEMO_PASSWORD}')."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(tenants)} tenants, {len(users)} users (password '{DEMO_PASSWORD}')."
+            )
+        )
 
     def _grant_admin_site_permissions(self, users):
         """Staff need model permissions to see admin pages; what they may *do* is still decided
