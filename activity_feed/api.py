@@ -44,7 +44,10 @@ FILTER_PARAMETERS = [
 ]
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="Opaque cursor from `next_cursor`"),
-    OpenApiParameter("page_size", int, description="Default 30, at most 100"),
+    OpenApiParameter("page_size", int, description="Default 30, at most 100 (alias `pageSize`)"),
+    OpenApiParameter(
+        "page", int, description="1-based page number (offset; for deep reading follow `next_cursor`)"
+    ),
     OpenApiParameter("sort_order", str, enum=["desc", "asc"], description="By timestamp, then id"),
 ]
 
@@ -62,7 +65,8 @@ class EventListCreateView(TenantAPIView):
     def get(self, request):
         params = request.query_params
         filters = EventFilters.from_params(params)
-        sort_order = (params.get("sort_order") or params.get("order") or "desc").lower()
+        sort_order = (params.get("sort_order") or params.get("sortOrder") or params.get("order") or "desc").lower()
+        page_number = selectors.parse_page_number(params.get("page"))
         if sort_order not in {"asc", "desc"}:
             raise errors.ValidationError("sort_order must be 'asc' or 'desc'.", details={"sort_order": sort_order})
         page = selectors.event_page(
@@ -70,13 +74,17 @@ class EventListCreateView(TenantAPIView):
             user=request.user,
             filters=filters,
             cursor=params.get("cursor") or None,
-            page_size=selectors.parse_page_size(params.get("page_size") or params.get("limit")),
+            page_size=selectors.parse_page_size(
+                params.get("page_size") or params.get("pageSize") or params.get("limit")
+            ),
             descending=sort_order == "desc",
+            page=page_number,
         )
         next_url = None
         if page.next_cursor:
             query = params.copy()
             query["cursor"] = page.next_cursor
+            query.pop("page", None)
             next_url = request.build_absolute_uri(f"{request.path}?{urlencode(query, doseq=True)}")
         return Response(
             {
@@ -85,6 +93,7 @@ class EventListCreateView(TenantAPIView):
                 "next": next_url,
                 "page_size": page.page_size,
                 "has_more": page.next_cursor is not None,
+                **({"page": page_number} if page_number else {}),
             }
         )
 

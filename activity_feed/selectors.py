@@ -130,6 +130,18 @@ def parse_page_size(value) -> int:
     return min(size, MAX_PAGE_SIZE)
 
 
+def parse_page_number(value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise errors.ValidationError("page must be a number.", details={"page": value}) from exc
+    if number < 1:
+        raise errors.ValidationError("page must be at least 1.", details={"page": value})
+    return number
+
+
 @dataclass
 class Page:
     events: list
@@ -148,9 +160,20 @@ def _after(qs, *, moment: datetime, pk: int, descending: bool):
 
 
 def event_page(
-    *, tenant, user, filters: EventFilters, cursor: str | None, page_size: int, descending: bool = True
+    *,
+    tenant,
+    user,
+    filters: EventFilters,
+    cursor: str | None,
+    page_size: int,
+    descending: bool = True,
+    page: int | None = None,
 ) -> Page:
-    """One page of the feed: the read state (1 query) and the rows (1 query), whatever the depth."""
+    """One page of the feed: the read state (1 query) and the rows (1 query), whatever the depth.
+
+    ``cursor`` is the keyset continuation (constant cost at any depth). ``page`` (1-based) is the
+    seed's page-number form, an OFFSET: fine for the first pages a UI shows, linear in depth, so
+    deep readers should follow ``next_cursor`` instead; a cursor wins when both are given."""
     state = read_state_get(tenant=tenant, user=user)
     qs = event_queryset(tenant=tenant, filters=filters, user=user, state=state)
     if cursor:
@@ -158,7 +181,8 @@ def event_page(
         qs = _after(qs, moment=moment, pk=pk, descending=descending)
     qs = with_read_state(qs, tenant=tenant, user=user).select_related("tenant")
     qs = qs.order_by("-timestamp", "-id") if descending else qs.order_by("timestamp", "id")
-    rows = list(qs[: page_size + 1])
+    offset = (page - 1) * page_size if page and not cursor else 0
+    rows = list(qs[offset : offset + page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     return Page(

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import nh3
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.utils.module_loading import import_string
 
 from ocx import errors, metrics
 from ocx.audit import current_actor
+from ocx.live_push import pusher
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,9 @@ def publish_with_status(
             raise
         return existing, False
 
-    transaction.on_commit(lambda: after_commit(event.pk))
+    if not isinstance(tenant, int):
+        event.tenant = tenant  # the live frame names the tenant's slug: spare the commit hook a query
+    transaction.on_commit(lambda: after_commit(event.pk, event))
     return event, True
 
 
@@ -191,13 +193,14 @@ def event_tenant_id(tenant) -> int:
     return tenant if isinstance(tenant, int) else tenant.pk
 
 
-def after_commit(event_pk: int) -> None:
+def after_commit(event_pk: int, event=None) -> None:
     """Push to live clients and wake the dispatcher. Never raises: the event is committed and
     the outbox sweeper will process it even if both of these fail."""
     from activity_feed.models import ActivityEvent
 
     try:
-        event = ActivityEvent.objects.all_tenants().select_related("tenant").get(pk=event_pk)
+        if event is None:
+            event = ActivityEvent.objects.all_tenants().select_related("tenant").get(pk=event_pk)
         metrics.EVENTS_PUBLISHED.labels(type=event.type).inc()
         push_live(event)
     except Exception:  # noqa: BLE001 - live push is best effort; clients catch up from the store
@@ -218,11 +221,7 @@ def after_commit_batch(tenant_id: int, event_dicts: list[dict]) -> None:
     try:
         for event in event_dicts:
             metrics.EVENTS_PUBLISHED.labels(type=event["type"]).inc()
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(tenant_group(tenant_id), {"type": "events.created", "events": event_dicts})
+        pusher.submit(tenant_group(tenant_id), {"type": "events.created", "events": event_dicts})
     except Exception:  # noqa: BLE001 - live push is best effort; clients catch up from the store
         logger.exception("live push of %d events failed", len(event_dicts))
     try:
@@ -234,13 +233,8 @@ def after_commit_batch(tenant_id: int, event_dicts: list[dict]) -> None:
 
 
 def push_live(event) -> None:
-    from channels.layers import get_channel_layer
-
+    """Hand the event to this process's live pusher (``ocx.live_push``): the request does not
+    wait for the channel layer."""
     from activity_feed.serializers import event_to_dict
 
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(
-        tenant_group(event.tenant_id), {"type": "event.created", "event": event_to_dict(event)}
-    )
+    pusher.submit(tenant_group(event.tenant_id), {"type": "event.created", "event": event_to_dict(event)})

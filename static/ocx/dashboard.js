@@ -1,5 +1,6 @@
 // Live dashboard: subscribe to the tenant's events over /ws/events/ (session auth) and
-// prepend each one; reconnect with backoff when the socket drops.
+// prepend each one; reconnect with backoff when the socket drops, resuming after the last event
+// shown (`?cursor=<id>`): the server replays what was missed, in order, before live ones.
 (function () {
   const table = document.getElementById("events");
   const status = document.getElementById("ws-status");
@@ -7,12 +8,15 @@
   const tbody = table.querySelector("tbody");
   const tenant = table.dataset.tenant;
   let delay = 1000;
+  let lastId = 0;
+  tbody.querySelectorAll("tr[data-id]").forEach((tr) => { lastId = Math.max(lastId, Number(tr.dataset.id) || 0); });
 
   function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
 
   function cell(text) { const td = document.createElement("td"); td.textContent = text ?? ""; return td; }
 
   function addEvent(e) {
+    lastId = Math.max(lastId, Number(e.id) || 0);
     if (tbody.querySelector(`tr[data-id="${e.id}"]`)) return;
     const empty = tbody.querySelector("tr.empty");
     if (empty) empty.remove();
@@ -51,7 +55,8 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/events/?tenant=${encodeURIComponent(tenant)}`);
+    const resume = lastId > 0 ? `&cursor=${lastId}` : "";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/events/?tenant=${encodeURIComponent(tenant)}${resume}`);
     ws.onopen = () => { delay = 1000; setStatus("open", "live"); };
     ws.onmessage = (msg) => {
       const data = JSON.parse(msg.data);

@@ -105,3 +105,24 @@ def test_list_query_count_does_not_grow_with_the_page(member_api, tenant, django
         response = member_api.get(f"/api/v1/events?page_size={page_size}&cursor={cursor}&read=false&tags=x")
 
     assert response.status_code == 200
+
+
+def test_page_number_form_of_the_seed_returns_that_page_and_a_cursor_to_go_on(member_api, tenant):
+    made = make(tenant, 10)
+    newest_first = [e.pk for e in reversed(made)]
+
+    second = member_api.get("/api/v1/events?page=2&pageSize=3&sortOrder=desc").json()
+    rest, _ = walk(member_api, second["next"])
+
+    assert [e["id"] for e in second["results"]] == newest_first[3:6]
+    assert second["page"] == 2
+    assert "page=" not in second["next"]
+    assert rest == newest_first[6:]
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "two"])
+def test_bad_page_number_is_a_400_in_the_envelope(member_api, tenant, page):
+    response = member_api.get(f"/api/v1/events?page={page}")
+
+    assert response.status_code == 400
+    assert response.json()["success"] is False
