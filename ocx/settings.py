@@ -228,6 +228,29 @@ OCX_REGISTRY_REQUIRED_APPROVALS = [
 # How often beat activates deployments whose effective date has come (seconds).
 OCX_REGISTRY_ACTIVATION_INTERVAL = env_int("OCX_REGISTRY_ACTIVATION_INTERVAL", 30)
 
+# --- Event spine (activity_feed) ---------------------------------------------------------------
+def _rate_limits(raw: str) -> dict[str, tuple[int, int] | None]:
+    """``create=1200/60,ingest=600/60`` (requests / seconds, per tenant); ``ingest=off`` disables."""
+    limits: dict[str, tuple[int, int] | None] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        scope, _, value = part.partition("=")
+        if value.strip().lower() in {"off", "none", "0"}:
+            limits[scope.strip()] = None
+        else:
+            count, _, seconds = value.partition("/")
+            limits[scope.strip()] = (int(count), int(seconds or 60))
+    return limits
+
+
+OCX_FEED_RATE_LIMITS = {"create": (1200, 60), "ingest": (600, 60)} | _rate_limits(
+    os.environ.get("OCX_FEED_RATE_LIMITS", "")
+)
+OCX_STREAM_KEEPALIVE_SECONDS = env_int("OCX_STREAM_KEEPALIVE_SECONDS", 30)
+OCX_STREAM_MAX_REPLAY = env_int("OCX_STREAM_MAX_REPLAY", 10_000)
+OCX_INGEST_MAX_BATCH = env_int("OCX_INGEST_MAX_BATCH", 1000)
+# The public origin behind a TLS proxy (HubSpot signs the URI it called), e.g. https://ocx.example.com
+OCX_PUBLIC_BASE_URL = os.environ.get("OCX_PUBLIC_BASE_URL", "")
+
 # Periodic jobs; each app contributes its own in <app>/schedule.py (BEAT_SCHEDULE dict).
 CELERY_BEAT_SCHEDULE = {
     "ocx.outbox.sweep": {
