@@ -179,10 +179,10 @@ def event_page(
     if cursor:
         moment, pk = decode_cursor(cursor)
         qs = _after(qs, moment=moment, pk=pk, descending=descending)
-    qs = with_read_state(qs, tenant=tenant, user=user).select_related("tenant")
+    qs = with_read_state(qs, tenant=tenant, user=user)
     qs = qs.order_by("-timestamp", "-id") if descending else qs.order_by("timestamp", "id")
     offset = (page - 1) * page_size if page and not cursor else 0
-    rows = list(qs[offset : offset + page_size + 1])
+    rows = _with_tenant(list(qs[offset : offset + page_size + 1]), tenant)
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     return Page(
@@ -195,8 +195,16 @@ def event_page(
 
 def events_since(*, tenant, after_id: int, filters: EventFilters | None = None, limit: int = 500) -> list:
     """Events with ``id > after_id`` in id (commit) order: stream replay after a reconnect."""
-    qs = event_queryset(tenant=tenant, filters=filters).select_related("tenant")
-    return list(qs.filter(id__gt=after_id).order_by("id")[:limit])
+    qs = event_queryset(tenant=tenant, filters=filters)
+    return _with_tenant(list(qs.filter(id__gt=after_id).order_by("id")[:limit]), tenant)
+
+
+def _with_tenant(rows: list, tenant) -> list:
+    """Every row is the caller's tenant's: attach it instead of joining and building it per row."""
+    if not isinstance(tenant, int):
+        for row in rows:
+            row.tenant = tenant
+    return rows
 
 
 def latest_event_id(*, tenant) -> int:

@@ -1,6 +1,6 @@
 """``GET /api/v1/events/stream``: Server-Sent Events of the caller's tenant.
 
-Authenticated by session, ``Authorization: Token <key>`` or ``?token=<key>`` (EventSource
+Authenticated by session, ``Authorization: Token|Bearer <key>`` or ``?token=<key>`` (EventSource
 cannot set headers). Same filters as the list. Every 30 s without an event a ``: keepalive``
 comment keeps proxies from closing the connection. Each event carries ``id: <event id>``, so a
 browser reconnecting sends ``Last-Event-ID`` and gets exactly what it missed, then live events.
@@ -17,23 +17,14 @@ from django.http import JsonResponse, StreamingHttpResponse
 from activity_feed.filters import EventFilters
 from activity_feed.live import READY, encoded, event_feed, parse_last_id
 from ocx import errors
+from ocx.api.authentication import token_from_header, user_for_token
 from ocx.tenancy import resolve_tenant
 
 
-def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
-
-
 async def authenticate(request):
-    header = request.headers.get("Authorization", "").split()
-    key = header[1] if len(header) == 2 and header[0].lower() == "token" else request.GET.get("token")
+    key = token_from_header(request.headers.get("Authorization", "")) or request.GET.get("token")
     if key:
-        return await database_sync_to_async(_user_for_token)(key)
+        return await database_sync_to_async(user_for_token)(key)
     user = await database_sync_to_async(_session_user)(request)
     return user if user.is_authenticated else None
 

@@ -1,6 +1,6 @@
 """WebSocket authentication: the session cookie (dashboard) or a DRF token.
 
-The token may come in an ``Authorization: Token <key>`` header (server-side clients) or as
+The token may come in an ``Authorization: Token <key>`` (or ``Bearer <key>``) header (server-side clients) or as
 ``?token=<key>`` (browsers cannot set headers on a WebSocket).
 """
 
@@ -12,23 +12,20 @@ from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
+from ocx.api.authentication import token_from_header, user_for_token
+
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return AnonymousUser()
-    return token.user
+    return user_for_token(key) or AnonymousUser()
 
 
 def _token_from_scope(scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            parts = value.decode("latin-1").split()
-            if len(parts) == 2 and parts[0].lower() == "token":
-                return parts[1]
+            key = token_from_header(value.decode("latin-1"))
+            if key:
+                return key
     query = parse_qs(scope.get("query_string", b"").decode())
     values = query.get("token")
     return values[0] if values else None

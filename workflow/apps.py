@@ -6,9 +6,14 @@ class WorkflowConfig(AppConfig):
     verbose_name = "Workflow orchestration"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from ocx import events, metrics
-        from workflow.automation.dispatcher import handle_event
+        from workflow.automation.dispatcher import forget_trigger_patterns, handle_event
         from workflow.metrics import WorkflowCollector
+        from workflow.models import AutomationTrigger
 
         events.register_handler(handle_event)
+        for signal in (post_save, post_delete):
+            signal.connect(forget_trigger_patterns, sender=AutomationTrigger, dispatch_uid=f"ocx_triggers_{signal}")
         metrics.register_collector(WorkflowCollector())

@@ -200,8 +200,9 @@ def generate_deep(dsn: str, tenant_id: int, target: int) -> int:
             conn.commit()
             have = upto
             print(f"    {have:,} / {target:,} events", flush=True)
-        conn.execute("ANALYZE activity_events")
         conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE activity_events")
         return have
 
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from bench.harness import print_stats
+from bench.harness import print_stats, vacuum_analyze
 
 NAME = "registry"
 ACTIVITIES, DEPLOYMENTS_PER_ACTIVITY, EXECUTIONS = 10_000, 5, 1_000_000
@@ -219,7 +219,7 @@ def _generate(n_activities: int, n_executions: int) -> str:
             """,
             [f"{PREFIX}%"],
         )
-        cursor.execute("ANALYZE activities; ANALYZE activity_deployments; ANALYZE activity_executions;")
+    vacuum_analyze("activities", "activity_deployments", "activity_executions", "activity_execution_stats")
     print(
         f"  generated {n_activities} activities, {len(deployments)} deployments, {per * len(with_executions)} executions "
         f"in {time.monotonic() - started:.0f} s"

@@ -106,8 +106,9 @@ def generate(total: int, open_count: int) -> dict:
             """,
             [tenant.pk],
         )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE workflow_task; ANALYZE workflow_slarecord")
+    from bench.harness import vacuum_analyze
+
+    vacuum_analyze("workflow_task", "workflow_slarecord")
     return {"tasks": _bench_count(tenant.pk), "generated_in_s": round(time.perf_counter() - started, 1)}
 
 
@@ -236,7 +237,7 @@ async def _transition_load(base_url: str, token: str, ids: list[int], concurrenc
 
 
 def run(ctx) -> dict:
-    from bench.harness import print_stats
+    from bench.harness import LATENCY_CONCURRENCY, print_stats
 
     total, open_count = (QUICK_TASKS, QUICK_OPEN) if ctx.quick else (TASKS, OPEN)
     data = generate(total, open_count)
@@ -251,7 +252,7 @@ def run(ctx) -> dict:
         json.dump(ids, handle)
     out = subprocess.run(
         [sys.executable, __file__, "--transition-load", "--base-url", ctx.base_url, "--token", ctx.token("acme-admin"),
-         "--ids", handle.name, "--concurrency", "4"],
+         "--ids", handle.name, "--concurrency", str(LATENCY_CONCURRENCY)],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     transition = json.loads(out)

@@ -25,6 +25,18 @@ def test_token_authenticates_api_requests(anon_api, member_user):
     assert response.json()["tenant"] == "acme-corp"
 
 
+def test_bearer_scheme_is_accepted_like_token(anon_api, member_user):
+    token = anon_api.post("/api/v1/auth/token", {"username": "acme-member", "password": "pw"}, format="json").json()[
+        "token"
+    ]
+
+    anon_api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = anon_api.get("/api/v1/auth/me")
+
+    assert response.status_code == 200
+    assert response.json()["username"] == "acme-member"
+
+
 def test_token_endpoint_refuses_wrong_password_in_envelope(anon_api, member_user):
     response = anon_api.post("/api/v1/auth/token", {"username": "acme-member", "password": "nope"}, format="json")
 

@@ -11,6 +11,7 @@ handler itself does not raise, so one bad trigger never holds the outbox row bac
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 
 from django.db import IntegrityError, transaction
@@ -35,7 +36,38 @@ def event_data_of(event) -> dict:
     return data
 
 
+# Every event of every app passes through the handler, and most match no trigger. The active
+# triggers' (tenant, event type) patterns are cached per process so that such an event costs no
+# query: invalidated at once in this process when a trigger is saved or deleted (signals below),
+# and re-read at least every _PATTERN_TTL seconds for edits made by other processes.
+_PATTERN_TTL = 5.0
+_patterns: tuple[float, list[tuple[int | None, str]]] | None = None
+
+
+def _active_patterns() -> list[tuple[int | None, str]]:
+    global _patterns
+    now = time.monotonic()
+    if _patterns is None or now - _patterns[0] > _PATTERN_TTL:
+        rows = AutomationTrigger.objects.filter(is_active=True).values_list("tenant_id", "event_type")
+        _patterns = (now, list(rows))
+    return _patterns[1]
+
+
+def forget_trigger_patterns(**_kwargs) -> None:
+    global _patterns
+    _patterns = None
+
+
+def _matches(pattern: str, event_type: str) -> bool:
+    return pattern == event_type or (pattern.endswith("*") and event_type.startswith(pattern[:-1]))
+
+
 def triggers_for(event) -> list[AutomationTrigger]:
+    if not any(
+        tenant_id in (None, event.tenant_id) and _matches(pattern, event.type)
+        for tenant_id, pattern in _active_patterns()
+    ):
+        return []
     candidates = (
         AutomationTrigger.objects.filter(is_active=True)
         .filter(Q(tenant_id=event.tenant_id) | Q(tenant__isnull=True))
@@ -44,7 +76,7 @@ def triggers_for(event) -> list[AutomationTrigger]:
     return [
         t
         for t in candidates.order_by("position", "id")
-        if t.event_type == event.type or (t.event_type.endswith("*") and event.type.startswith(t.event_type[:-1]))
+        if _matches(t.event_type, event.type)
     ]
 
 

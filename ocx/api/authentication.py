@@ -1,0 +1,31 @@
+"""Token authentication under both schemes clients send: ``Authorization: Token <key>`` (DRF's)
+and ``Authorization: Bearer <key>`` (what the seeds' examples and most HTTP clients use).
+The same helpers serve the WebSocket and SSE endpoints, which authenticate outside DRF."""
+
+from __future__ import annotations
+
+from rest_framework.authentication import TokenAuthentication
+
+TOKEN_SCHEMES = {"token", "bearer"}
+
+
+class BearerTokenAuthentication(TokenAuthentication):
+    keyword = "Bearer"
+
+
+def token_from_header(value: str) -> str | None:
+    """The key of an ``Authorization`` header value in either scheme, else None."""
+    parts = value.split()
+    if len(parts) == 2 and parts[0].lower() in TOKEN_SCHEMES:
+        return parts[1]
+    return None
+
+
+def user_for_token(key: str):
+    """The active user owning token ``key``, or None (synchronous: wrap it for async code)."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
