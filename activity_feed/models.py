@@ -176,8 +176,14 @@ class OutboxEvent(TenantScopedModel):
     class Meta:
         db_table = "outbox_events"
         ordering = ["id"]
+        # Partial indexes: a claim reads only the small due / leased parts of the queue, never
+        # the done rows (which the hourly purge deletes after OUTBOX_RETENTION_HOURS).
         indexes = [
-            models.Index(fields=["status", "available_at"], name="idx_outbox_status_available"),
+            models.Index(
+                fields=["available_at", "id"], name="idx_outbox_pending", condition=models.Q(status="pending")
+            ),
+            models.Index(fields=["locked_until"], name="idx_outbox_processing", condition=models.Q(status="processing")),
+            models.Index(fields=["id"], name="idx_outbox_dead", condition=models.Q(status="dead")),
         ]
 
     def __str__(self) -> str:

@@ -206,9 +206,9 @@ def after_commit(event_pk: int, event=None) -> None:
     except Exception:  # noqa: BLE001 - live push is best effort; clients catch up from the store
         logger.exception("live push of event %s failed", event_pk)
     try:
-        from ocx.tasks import dispatch_outbox
+        from ocx.outbox import outbox_wake
 
-        dispatch_outbox.delay()
+        outbox_wake()
     except Exception:  # noqa: BLE001 - the beat sweeper dispatches whatever was not woken
         logger.exception("could not enqueue the outbox dispatcher for event %s", event_pk)
 
@@ -225,9 +225,9 @@ def after_commit_batch(tenant_id: int, event_dicts: list[dict]) -> None:
     except Exception:  # noqa: BLE001 - live push is best effort; clients catch up from the store
         logger.exception("live push of %d events failed", len(event_dicts))
     try:
-        from ocx.tasks import dispatch_outbox
+        from ocx.outbox import outbox_wake
 
-        dispatch_outbox.delay()
+        outbox_wake()
     except Exception:  # noqa: BLE001 - the beat sweeper dispatches whatever was not woken
         logger.exception("could not enqueue the outbox dispatcher for %d events", len(event_dicts))
 

@@ -139,6 +139,49 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
     return result
 
 
+# At most one dispatcher waiting in the queue: a commit enqueues one only if none is pending.
+# The dispatcher clears the flag when it STARTS, so an event committed after that start wakes a
+# new one, and an event committed before it is seen by the claims that follow: no wake-up is
+# lost. (If the flag's holder vanished, the flag expires and beat's sweep runs meanwhile.)
+WAKE_KEY = "ocx:outbox:wake"
+
+
+def outbox_wake() -> bool:
+    """Enqueue the dispatcher unless one is already queued and not yet started."""
+    from django.core.cache import cache
+
+    from ocx.tasks import dispatch_outbox
+
+    if not cache.add(WAKE_KEY, 1, timeout=30):
+        return False
+    dispatch_outbox.delay()
+    return True
+
+
+def outbox_woken() -> None:
+    """Called by the dispatcher as it starts: later commits must enqueue a new one."""
+    from django.core.cache import cache
+
+    cache.delete(WAKE_KEY)
+
+
+def outbox_purge_done(*, older_than: timedelta | None = None, batch_size: int = 5_000) -> int:
+    """Retention of the work queue: delete rows DONE longer than ``OUTBOX_RETENTION_HOURS``
+    (the events themselves stay). Keeps the queue's indexes small; idempotent."""
+    hours = older_than or timedelta(hours=settings.OUTBOX_RETENTION_HOURS)
+    cutoff = timezone.now() - hours
+    deleted = 0
+    while True:
+        ids = list(
+            OutboxEvent.objects.all_tenants()
+            .filter(status=OutboxStatus.DONE, processed_at__lt=cutoff)
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboxEvent.objects.all_tenants().filter(id__in=ids).delete()[0]
+
+
 def outbox_retry_dead(*, tenant, row_ids: list[int]) -> int:
     """Give dead rows a fresh set of attempts (an operator's action after fixing the cause)."""
     return (

@@ -214,6 +214,8 @@ OUTBOX_BACKOFF_SECONDS = env_int("OCX_OUTBOX_BACKOFF_SECONDS", 2)
 # A claimed row whose worker died is reclaimed after this lease runs out.
 OUTBOX_LEASE_SECONDS = env_int("OCX_OUTBOX_LEASE_SECONDS", 60)
 OUTBOX_SWEEP_INTERVAL = env_int("OCX_OUTBOX_SWEEP_INTERVAL", 5)
+# Done work-queue rows are deleted after this many hours (the events themselves stay).
+OUTBOX_RETENTION_HOURS = env_int("OCX_OUTBOX_RETENTION_HOURS", 24)
 
 # Handlers the outbox dispatcher calls for every event, in order (each must be idempotent).
 # Apps append theirs in their AppConfig.ready() via ocx.events.register_handler.
@@ -258,6 +260,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ocx.tasks.dispatch_outbox",
         "schedule": timedelta(seconds=OUTBOX_SWEEP_INTERVAL),
     },
+    "ocx.outbox.purge": {"task": "ocx.tasks.purge_outbox", "schedule": timedelta(hours=1)},
 }
 
 # --- Channels -----------------------------------------------------------------------------------

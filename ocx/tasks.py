@@ -1,12 +1,24 @@
 """Celery tasks of the shared core: thin, idempotent, each calls one service."""
 
 from celery import shared_task
+from django.conf import settings
 
-from ocx.outbox import outbox_dispatch
+from ocx.outbox import outbox_dispatch, outbox_purge_done, outbox_woken
+
+MAX_BATCHES = 20
 
 
 @shared_task(name="ocx.tasks.dispatch_outbox", ignore_result=True)
 def dispatch_outbox() -> dict:
     """Drain the outbox. Safe to run concurrently and repeatedly (claims are exclusive)."""
-    result = outbox_dispatch()
+    outbox_woken()
+    result = outbox_dispatch(max_batches=MAX_BATCHES)
+    if result.claimed >= MAX_BATCHES * settings.OUTBOX_BATCH_SIZE:
+        dispatch_outbox.delay()  # a backlog: go on in a fresh task rather than hold the worker
     return result.__dict__
+
+
+@shared_task(name="ocx.tasks.purge_outbox", ignore_result=True)
+def purge_outbox() -> int:
+    """Delete work-queue rows done longer than OUTBOX_RETENTION_HOURS."""
+    return outbox_purge_done()

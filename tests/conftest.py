@@ -120,3 +120,15 @@ def _flush_past_guard_triggers():
     testcases.TransactionTestCase._fixture_teardown = teardown
     yield
     testcases.TransactionTestCase._fixture_teardown = original
+
+
+@pytest.fixture(autouse=True)
+def _no_dispatcher_wake_left_over():
+    """A test that mocks the dispatcher's enqueue leaves the wake flag set in the shared cache;
+    the next test's commits would then not enqueue one. Start every test without it."""
+    from django.core.cache import cache
+
+    from ocx.outbox import WAKE_KEY
+
+    cache.delete(WAKE_KEY)
+    yield

@@ -153,3 +153,43 @@ def test_two_concurrent_workers_process_each_event_exactly_once(tenant):
 
     assert sorted(seen) == sorted(created)
     assert OutboxEvent.objects.for_tenant(tenant).exclude(status=OutboxStatus.DONE).count() == 0
+
+
+def test_wake_enqueues_one_dispatcher_until_it_starts():
+    from ocx.outbox import outbox_wake, outbox_woken
+
+    with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
+        first, second = outbox_wake(), outbox_wake()
+        outbox_woken()  # the queued dispatcher starts: later commits need a new one
+        third = outbox_wake()
+
+    assert (first, second, third) == (True, False, True)
+    assert delay.call_count == 2
+
+
+def test_commits_in_a_row_enqueue_a_single_dispatcher(tenant, django_capture_on_commit_callbacks):
+    with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            for i in range(5):
+                publish(tenant=tenant, type="test.thing.happened", entity_id=i)
+
+    assert delay.call_count == 1
+
+
+def test_purge_deletes_only_rows_done_before_the_retention(tenant):
+    from ocx.outbox import outbox_purge_done
+
+    old, recent, pending = (publish(tenant=tenant, type="test.thing.happened", entity_id=i) for i in range(3))
+    now = timezone.now()
+    OutboxEvent.objects.all_tenants().filter(event=old).update(
+        status=OutboxStatus.DONE, processed_at=now - timedelta(hours=25)
+    )
+    OutboxEvent.objects.all_tenants().filter(event=recent).update(
+        status=OutboxStatus.DONE, processed_at=now - timedelta(hours=1)
+    )
+
+    deleted = outbox_purge_done(older_than=timedelta(hours=24))
+
+    assert deleted == 1
+    left = set(OutboxEvent.objects.all_tenants().values_list("event_id", flat=True))
+    assert left == {recent.pk, pending.pk}
