@@ -178,11 +178,12 @@ class BenchContext:
         return json.loads(out)
 
 
-# Latency runs: clients with one request in flight each. Two (one per core of this 2-core box,
-# one per web worker) measures the endpoint under steady load; more saturates a machine whose
-# CPUs also run PostgreSQL, Redis, the Celery worker and the load generator, and then p95 only
-# measures queueing. Override with OCX_BENCH_CONCURRENCY.
-LATENCY_CONCURRENCY = int(os.environ.get("OCX_BENCH_CONCURRENCY", "2"))
+# Latency runs: closed-loop clients with one request in flight each. One client measures the
+# latency a caller sees from the whole stack (uvicorn, Django, PostgreSQL, Redis, the Celery
+# worker draining the events the load causes); on this 2-core box, whose CPUs also run the
+# database, the worker and the load generator, more clients mostly measure queueing for the
+# CPUs. Override with OCX_BENCH_CONCURRENCY (the README gives figures for 1 and 2).
+LATENCY_CONCURRENCY = int(os.environ.get("OCX_BENCH_CONCURRENCY", "1"))
 
 
 def settle_outbox(timeout: float = 300) -> int:
