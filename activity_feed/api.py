@@ -45,9 +45,7 @@ FILTER_PARAMETERS = [
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="Opaque cursor from `next_cursor`"),
     OpenApiParameter("page_size", int, description="Default 30, at most 100 (alias `pageSize`)"),
-    OpenApiParameter(
-        "page", int, description="1-based page number (offset; for deep reading follow `next_cursor`)"
-    ),
+    OpenApiParameter("page", int, description="1-based page number (offset; for deep reading follow `next_cursor`)"),
     OpenApiParameter("sort_order", str, enum=["desc", "asc"], description="By timestamp, then id"),
 ]
 

@@ -182,7 +182,9 @@ class OutboxEvent(TenantScopedModel):
             models.Index(
                 fields=["available_at", "id"], name="idx_outbox_pending", condition=models.Q(status="pending")
             ),
-            models.Index(fields=["locked_until"], name="idx_outbox_processing", condition=models.Q(status="processing")),
+            models.Index(
+                fields=["locked_until"], name="idx_outbox_processing", condition=models.Q(status="processing")
+            ),
             models.Index(fields=["id"], name="idx_outbox_dead", condition=models.Q(status="dead")),
         ]
 

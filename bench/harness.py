@@ -194,9 +194,7 @@ def settle_outbox(timeout: float = 300) -> int:
     deadline = time.monotonic() + timeout
     while True:
         left = (
-            OutboxEvent.objects.all_tenants()
-            .filter(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING])
-            .count()
+            OutboxEvent.objects.all_tenants().filter(status__in=[OutboxStatus.PENDING, OutboxStatus.PROCESSING]).count()
         )
         if not left or time.monotonic() > deadline:
             return left

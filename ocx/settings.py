@@ -235,6 +235,7 @@ OCX_REGISTRY_REQUIRED_APPROVALS = [
 # How often beat activates deployments whose effective date has come (seconds).
 OCX_REGISTRY_ACTIVATION_INTERVAL = env_int("OCX_REGISTRY_ACTIVATION_INTERVAL", 30)
 
+
 # --- Event spine (activity_feed) ---------------------------------------------------------------
 def _rate_limits(raw: str) -> dict[str, tuple[int, int] | None]:
     """``create=1200/60,ingest=600/60`` (requests / seconds, per tenant); ``ingest=off`` disables."""

@@ -29,3 +29,20 @@ def user_for_token(key: str):
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+try:  # the OpenAPI description of the scheme (drf-spectacular registers extensions on import)
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class BearerTokenScheme(OpenApiAuthenticationExtension):
+        target_class = BearerTokenAuthentication
+        name = "bearerAuth"
+
+        def get_security_definition(self, auto_schema):
+            return {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The key from POST /api/v1/auth/token: `Authorization: Bearer <key>`.",
+            }
+except ImportError:  # pragma: no cover - drf-spectacular is a pinned dependency
+    pass

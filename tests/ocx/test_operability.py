@@ -99,3 +99,12 @@ def test_dashboard_shows_the_tenants_events(client, member_user, tenant, other_t
 
     assert "acme visible" in html
     assert "globex hidden" not in html
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+
+    assert "bearerAuth" in out.read_text()

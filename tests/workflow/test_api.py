@@ -209,3 +209,19 @@ def test_duplicate_sla_config_is_409(admin_api):
     assert admin_api.post(f"{BASE}/sla-configs", body, format="json").status_code == 201
     response = admin_api.post(f"{BASE}/sla-configs", body, format="json")
     assert response.status_code == 409 and response.json()["error_code"] == "CONFLICT"
+
+
+def test_task_list_count_is_bounded_past_the_page_and_says_so(member_api, tenant, member_user, monkeypatch):
+    from ocx.api.pagination import LimitPagination
+
+    monkeypatch.setattr(LimitPagination, "count_cap", 2)
+    for _ in range(6):
+        make_task(tenant, creator=member_user)
+
+    first = member_api.get(f"{BASE}/tasks?limit=2").json()
+    last = member_api.get(f"{BASE}/tasks?limit=2&offset=4").json()
+
+    assert (first["count"], first["count_exact"]) == (4, False)
+    assert first["next"] is not None
+    assert (last["count"], last["count_exact"]) == (6, True)
+    assert last["next"] is None

@@ -73,11 +73,7 @@ def triggers_for(event) -> list[AutomationTrigger]:
         .filter(Q(tenant_id=event.tenant_id) | Q(tenant__isnull=True))
         .filter(Q(event_type=event.type) | Q(event_type__endswith="*"))
     )
-    return [
-        t
-        for t in candidates.order_by("position", "id")
-        if _matches(t.event_type, event.type)
-    ]
+    return [t for t in candidates.order_by("position", "id") if _matches(t.event_type, event.type)]
 
 
 def handle_event(event) -> None:
