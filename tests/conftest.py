@@ -132,3 +132,38 @@ def _no_dispatcher_wake_left_over():
 
     cache.delete(WAKE_KEY)
     yield
+
+
+# --- a real ASGI server (uvicorn, HTTP + WebSocket) on loopback -------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """``ocx.asgi.application`` served by uvicorn in a thread; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from ocx.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

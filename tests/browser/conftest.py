@@ -1,39 +1,8 @@
-"""A real ASGI server (uvicorn, HTTP + WebSocket) on loopback, and headless Debian Chromium."""
-
-import socket
-import threading
-import time
+"""Headless Debian Chromium (the real ASGI server, ``asgi_server``, is in tests/conftest.py)."""
 
 import pytest
-import uvicorn
 
 from tests.conftest import CHROMIUM
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def asgi_server(transactional_db):
-    from ocx.asgi import application
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""The production ASGI application (``ocx.asgi``) served by a real uvicorn: the one-hop handler
+answers API calls, errors and async streaming views exactly like Django's own handler."""
+
+import threading
+import time
+
+import httpx
+import pytest
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from ocx.events import publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_api_calls_and_errors_through_the_real_server(asgi_server, member_user):
+    token = Token.objects.create(user=member_user).key
+    with httpx.Client(base_url=asgi_server, timeout=10) as client:
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        malformed = client.post(
+            "/api/v1/events",
+            content=b"{not json",
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        )
+        anonymous = client.get("/api/v1/auth/me")
+
+    assert me.status_code == 200 and me.json()["username"] == member_user.username
+    assert malformed.status_code == 400 and malformed.json()["error_code"] == "MALFORMED_REQUEST"
+    assert anonymous.status_code == 401 and anonymous.json()["success"] is False
+
+
+def test_sse_stream_through_the_real_server_delivers_a_committed_event(asgi_server, member_user, tenant):
+    token = Token.objects.create(user=member_user).key
+    lines: list[str] = []
+    connected = threading.Event()
+    delivered = threading.Event()
+
+    def listen():
+        with httpx.Client(base_url=asgi_server, timeout=15) as client:
+            with client.stream("GET", f"/api/v1/events/stream?token={token}") as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"].startswith("text/event-stream")
+                for line in response.iter_lines():
+                    lines.append(line)
+                    if "connected" in line:
+                        connected.set()
+                    if line.startswith("id:") and line != "id:":
+                        delivered.set()
+                        return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert connected.wait(10), lines
+    time.sleep(0.2)  # subscribed: the hub has joined the tenant's group
+    with transaction.atomic():
+        event = publish(tenant=tenant, type="test.stream.checked", title="through uvicorn", actor=member_user)
+
+    assert delivered.wait(10), lines
+    assert f"id: {event.pk}" in lines
+    reader.join(timeout=5)
