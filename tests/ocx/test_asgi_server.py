@@ -1,5 +1,5 @@
-"""The production ASGI application (``ocx.asgi``) served by a real uvicorn: the one-hop handler
-answers API calls, errors and async streaming views exactly like Django's own handler."""
+"""The production ASGI application (``ocx.asgi``) served by a real uvicorn: API calls, the error
+envelope and the async SSE view behave as under the test clients."""
 
 import threading
 import time
