@@ -70,6 +70,34 @@ def failed_conditions(instance, edge: Edge) -> list:
     return [c for c in edge.conditions if not c(instance)]
 
 
+def transition_method(instance, *, target: str, entity_type: str, metric_label: str):
+    """The bound ``@transition`` method that moves ``instance`` to ``target``, or
+    INVALID_TRANSITION (the seed's body: current and target state, entity type; plus the guards
+    that failed). Shared by every workflow service that moves an entity."""
+    from django_fsm import can_proceed
+
+    from ocx import errors
+    from workflow.metrics import TRANSITIONS
+
+    source = getattr(instance, state_field(type(instance)).attname)
+    edge = edge_for(type(instance), source=source, target=target)
+    if edge is None:
+        TRANSITIONS.labels(entity_type=metric_label, result="invalid").inc()
+        raise errors.InvalidTransition(current_state=source, target_state=target, entity_type=entity_type)
+    method = getattr(instance, edge.name)
+    if not can_proceed(method):
+        TRANSITIONS.labels(entity_type=metric_label, result="invalid").inc()
+        failed = failed_conditions(instance, edge)
+        raise errors.InvalidTransition(
+            current_state=source,
+            target_state=target,
+            entity_type=entity_type,
+            message=f"Transition from {source} to {target} not allowed: " + "; ".join(rule_text(c) for c in failed),
+            failed_guards=[c.__name__ for c in failed],
+        )
+    return edge, method
+
+
 def describe(model, *, entity_type: str) -> dict:
     """The state machine as data: what ``/metadata`` returns for one entity type."""
     field = state_field(model)

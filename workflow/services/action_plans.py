@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from ocx import errors, events
 from ocx.access import Perm, has_perm
@@ -75,22 +74,7 @@ def action_plan_transition(
         if plan is None:
             raise errors.NotFound("Action plan not found.", details={"action_plan_id": plan_id})
         source = plan.state
-        edge = fsm.edge_for(ActionPlan, source=source, target=target_state)
-        if edge is None:
-            TRANSITIONS.labels(entity_type="action_plan", result="invalid").inc()
-            raise errors.InvalidTransition(current_state=source, target_state=target_state, entity_type=ENTITY_LABEL)
-        method = getattr(plan, edge.name)
-        if not can_proceed(method):
-            TRANSITIONS.labels(entity_type="action_plan", result="invalid").inc()
-            failed = fsm.failed_conditions(plan, edge)
-            raise errors.InvalidTransition(
-                current_state=source,
-                target_state=target_state,
-                entity_type=ENTITY_LABEL,
-                message=f"Transition from {source} to {target_state} not allowed: "
-                + "; ".join(fsm.rule_text(c) for c in failed),
-                failed_guards=[c.__name__ for c in failed],
-            )
+        edge, method = fsm.transition_method(plan, target=target_state, entity_type=ENTITY_LABEL, metric_label="action_plan")
         now = timezone.now()
         method(at=now)
         plan.save(update_fields=["state", "activated_at", "archived_at", "updated_at"])

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from ocx import errors, events
 from ocx.access import Perm, has_perm, is_tenant_admin
@@ -165,22 +164,7 @@ def task_transition(
                 details={"reason": "Only the task's creator, its assignee or a tenant admin may transition it."}
             )
         source = task.state
-        edge = fsm.edge_for(Task, source=source, target=target_state)
-        if edge is None:
-            TRANSITIONS.labels(entity_type="task", result="invalid").inc()
-            raise errors.InvalidTransition(current_state=source, target_state=target_state, entity_type=ENTITY_LABEL)
-        method = getattr(task, edge.name)
-        if not can_proceed(method):
-            TRANSITIONS.labels(entity_type="task", result="invalid").inc()
-            failed = fsm.failed_conditions(task, edge)
-            raise errors.InvalidTransition(
-                current_state=source,
-                target_state=target_state,
-                entity_type=ENTITY_LABEL,
-                message=f"Transition from {source} to {target_state} not allowed: "
-                + "; ".join(fsm.rule_text(c) for c in failed),
-                failed_guards=[c.__name__ for c in failed],
-            )
+        edge, method = fsm.transition_method(task, target=target_state, entity_type=ENTITY_LABEL, metric_label="task")
         now = timezone.now()
         method(at=now)
         task.save(update_fields=["state", "started_at", "completed_at", "updated_at"])
