@@ -5,32 +5,12 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import transaction
 from django.test import AsyncClient
 
-from ocx.events import publish
+from tests.activity_feed.factories import publish_committed, publish_many
 from tests.factories import token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@database_sync_to_async
-def publish_committed(tenant, title, **kwargs):
-    with transaction.atomic():
-        return publish(tenant=tenant, type=kwargs.pop("type", "test.thing.happened"), title=title, **kwargs)
-
-
-@database_sync_to_async
-def publish_many(tenant, count, prefix="missed"):
-    made = []
-    for i in range(count):
-        with transaction.atomic():
-            made.append(
-                publish(
-                    tenant=tenant, type="test.thing.happened", title=f"{prefix} {i}", idempotency_key=f"{prefix}-{i}"
-                )
-            )
-    return made
 
 
 class Stream:

@@ -74,7 +74,9 @@ def action_plan_transition(
         if plan is None:
             raise errors.NotFound("Action plan not found.", details={"action_plan_id": plan_id})
         source = plan.state
-        edge, method = fsm.transition_method(plan, target=target_state, entity_type=ENTITY_LABEL, metric_label="action_plan")
+        edge, method = fsm.transition_method(
+            plan, target=target_state, entity_type=ENTITY_LABEL, metric_label="action_plan"
+        )
         now = timezone.now()
         method(at=now)
         plan.save(update_fields=["state", "activated_at", "archived_at", "updated_at"])
