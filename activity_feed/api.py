@@ -125,19 +125,9 @@ class EventListCreateView(TenantAPIView):
 class EventDetailView(TenantAPIView):
     @extend_schema(operation_id="events_retrieve", responses=ActivityEventSerializer)
     def get(self, request, pk):
-        event = selectors.event_get(tenant=request.tenant, event_id=pk)
+        event, state = selectors.event_for_reader(tenant=request.tenant, user=request.user, event_id=pk)
         if event is None:
             raise errors.NotFound(f"Event {pk} not found.")
-        state = selectors.read_state_get(tenant=request.tenant, user=request.user)
-        event = (
-            selectors.with_read_state(
-                type(event).objects.for_tenant(request.tenant).filter(pk=event.pk),
-                tenant=request.tenant,
-                user=request.user,
-            )
-            .select_related("tenant")
-            .get()
-        )
         return Response(_render(event, state))
 
 
@@ -147,16 +137,7 @@ class EventReadView(TenantAPIView):
     @extend_schema(request=None, responses=ActivityEventSerializer)
     def patch(self, request, pk):
         event, _ = services.event_mark_read(tenant=request.tenant, user=request.user, event_id=pk)
-        state = selectors.read_state_get(tenant=request.tenant, user=request.user)
-        event = (
-            selectors.with_read_state(
-                type(event).objects.for_tenant(request.tenant).filter(pk=event.pk),
-                tenant=request.tenant,
-                user=request.user,
-            )
-            .select_related("tenant")
-            .get()
-        )
+        event, state = selectors.event_for_reader(tenant=request.tenant, user=request.user, event_id=event.pk)
         return Response(_render(event, state))
 
     @extend_schema(request=None, responses=ActivityEventSerializer)

@@ -89,8 +89,8 @@ def event_list(*, tenant, filters=None, user=None):
     return qs.order_by("-timestamp", "-id")
 
 
-def event_get(*, tenant, event_id) -> ActivityEvent | None:
-    qs = ActivityEvent.objects.for_tenant(tenant).select_related("tenant")
+def _by_id(qs, event_id):
+    """The event with numeric ``id`` or ``event_id`` UUID ``event_id`` in ``qs``, else None."""
     key = str(event_id)
     if key.isdigit():
         return qs.filter(pk=int(key)).first()
@@ -98,6 +98,16 @@ def event_get(*, tenant, event_id) -> ActivityEvent | None:
         return qs.filter(event_id=uuid.UUID(key)).first()
     except ValueError:
         return None
+
+
+def event_get(*, tenant, event_id) -> ActivityEvent | None:
+    return _by_id(ActivityEvent.objects.for_tenant(tenant).select_related("tenant"), event_id)
+
+
+def event_for_reader(*, tenant, user, event_id) -> tuple[ActivityEvent | None, ReadState]:
+    """One event with the caller's read state, in one query (plus the read-all mark)."""
+    qs = with_read_state(ActivityEvent.objects.for_tenant(tenant), tenant=tenant, user=user)
+    return _by_id(qs.select_related("tenant"), event_id), read_state_get(tenant=tenant, user=user)
 
 
 # --- keyset pages -----------------------------------------------------------------------------
