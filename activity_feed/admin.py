@@ -4,18 +4,11 @@ from django.contrib import admin
 
 from activity_feed.models import ActivityEvent, EventRead, IngestionSource, OutboxEvent, ReadMarker
 from ocx.access import Perm, has_perm
-from ocx.admin_tenancy import TenantScopedAdminMixin
+from ocx.admin_tenancy import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
-class ReadOnlyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(ActivityEvent)

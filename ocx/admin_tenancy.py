@@ -1,4 +1,5 @@
-"""Admin scoping: a staff user sees the rows of the tenants they belong to; a superuser, all."""
+"""Admin scoping: a staff user sees the rows of the tenants they belong to; a superuser, all.
+And the two admin shapes of rows only the system writes."""
 
 from __future__ import annotations
 
@@ -16,3 +17,21 @@ class TenantScopedAdminMixin:
 
             kwargs["queryset"] = Tenant.objects.filter(memberships__user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class SystemRecordAdminMixin:
+    """Rows the system writes (transitions, deliveries, trigger runs): never added or edited by
+    hand in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdminMixin(SystemRecordAdminMixin):
+    """Immutable rows (events, executions): not deleted by hand either."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False

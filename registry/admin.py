@@ -20,7 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from ocx import errors
 from ocx.access import Perm, has_perm
-from ocx.admin_tenancy import TenantScopedAdminMixin
+from ocx.admin_tenancy import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from registry import services
 from registry.models import (
     CONTENT_FIELDS,
@@ -480,21 +480,12 @@ class DeploymentAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class ExecutionAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["activity", "outcome", "duration_ms", "executed_at", "agent_id", "evidence_ref"]
     list_filter = ["outcome", "deployment__environment", "tenant"]
     list_select_related = ["activity"]
     readonly_fields = [f.name for f in Execution._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ActivityConflict)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from ocx import errors
-from ocx.admin_tenancy import TenantScopedAdminMixin
+from ocx.admin_tenancy import SystemRecordAdminMixin, TenantScopedAdminMixin
 from workflow import fsm, services
 from workflow.models import (
     ActionPlan,
@@ -243,17 +243,11 @@ class AutomationTriggerAdmin(GlobalOrTenantAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(TriggerExecution)
-class TriggerExecutionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class TriggerExecutionAdmin(SystemRecordAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "trigger", "event_type", "event_id", "status", "attempts", "updated_at"]
     list_filter = ["status", "event_type"]
     search_fields = ["error"]
     list_select_related = ["trigger"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SLAConfig)
@@ -263,7 +257,7 @@ class SLAConfigAdmin(GlobalOrTenantAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(SLARecord)
-class SLARecordAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class SLARecordAdmin(SystemRecordAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "task",
@@ -284,34 +278,16 @@ class SLARecordAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def overdue(self, obj):
         return obj.status == SLAStatus.RUNNING and obj.due_at < timezone.now()
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(StateTransition)
-class StateTransitionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class StateTransitionAdmin(SystemRecordAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "entity_type", "entity_id", "from_state", "to_state", "actor", "created_at"]
     list_filter = ["entity_type", "to_state"]
     list_select_related = ["actor"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(SystemRecordAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "url", "status", "attempts", "next_attempt_at", "last_status_code", "delivered_at"]
     list_filter = ["status"]
     exclude = ["secret"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
