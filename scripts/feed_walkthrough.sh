@@ -6,20 +6,12 @@
 # The webhook step needs the demo source's key and secret: taken from OCX_WEBHOOK_KEY /
 # OCX_WEBHOOK_SECRET, else read from the local database with manage.py (embedded mode).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/.."
 BASE=${1:-http://127.0.0.1:8000}
-json() { python3 -c '
-import json, sys
-def get(d, keys):
-    if not keys: return d
-    k, rest = keys[0], keys[1:]
-    if k == "*": return [get(x, rest) for x in d]
-    return get(d[int(k)] if isinstance(d, list) else d[k], rest)
-print(get(json.load(sys.stdin), sys.argv[1].split(".")))' "$1"; }
-token() { curl -sf -XPOST "$BASE/api/v1/auth/token" -H 'Content-Type: application/json' \
-  -d "{\"username\":\"$1\",\"password\":\"ocx-demo\"}" | json token; }
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 MEMBER=$(token acme-member); VIEWER=$(token acme-viewer); GLOBEX=$(token globex-member)
-step() { printf '\n== %s\n' "$1"; }
 status_of() { # token method path [body] -> "<http status> <body>"
   curl -s -o /tmp/ocx-feed.json -w '%{http_code}' -X"$2" "$BASE$3" -H "Authorization: Bearer $1" \
     -H 'Content-Type: application/json' ${4:+-d "$4"}

@@ -3,25 +3,15 @@
 # one activity from DRAFT to ACTIVE in PROD, a new version, rollback and emergency suspension.
 # Usage: scripts/registry_walkthrough.sh [base-url]     (demo users, password ocx-demo)
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 BASE=${1:-http://127.0.0.1:8000}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 NAME="PO_Approval_demo_$(date +%s)"
-# json PATH: print the value at a dotted path of the JSON on stdin ("approvals.0.approval_id";
-# "*.version" maps over a list). No eval: the path is only ever split and indexed.
-json() { python3 -c '
-import json, sys
-def get(d, keys):
-    if not keys: return d
-    k, rest = keys[0], keys[1:]
-    if k == "*": return [get(x, rest) for x in d]
-    return get(d[int(k)] if isinstance(d, list) else d[k], rest)
-print(get(json.load(sys.stdin), sys.argv[1].split(".")))' "$1"; }
-token() { curl -sf -XPOST "$BASE/api/v1/auth/token" -H 'Content-Type: application/json' \
-  -d "{\"username\":\"$1\",\"password\":\"ocx-demo\"}" | json 'token'; }
 call() { # user method path [body]
   local t; t=$(token "$1")
   curl -sf -X"$2" "$BASE$3" -H "Authorization: Token $t" -H 'Content-Type: application/json' ${4:+-d "$4"}
 }
-step() { printf '\n== %s\n' "$1"; }
 
 step "Create Activity"
 ID=$(call acme-member POST /api/v1/activities "{\"name\":\"$NAME\",\"version\":\"1.0.0\",\"ebcl_source\":\"ACTIVITY \\\"PO_Approval\\\"...\",\"owner\":\"Finance Department\",\"authority\":\"Procurement Policy v3.2\",\"created_by\":\"admin@company.com\",\"description\":\"Purchase order approval workflow\",\"category\":\"Procurement\"}" | json 'activity_id')

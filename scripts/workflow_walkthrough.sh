@@ -4,23 +4,14 @@
 # follow-up assessment task through Celery, action plans, metadata, SLA configs and stats.
 # Usage: scripts/workflow_walkthrough.sh [base-url]     (demo users, password ocx-demo)
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 BASE=${1:-http://127.0.0.1:8000}
-# json PATH: the value at a dotted path of the JSON on stdin (no eval).
-json() { python3 -c '
-import json, sys
-def get(d, keys):
-    if not keys: return d
-    k, rest = keys[0], keys[1:]
-    if k == "*": return [get(x, rest) for x in d]
-    return get(d[int(k)] if isinstance(d, list) else d[k], rest)
-print(get(json.load(sys.stdin), sys.argv[1].split(".")))' "$1"; }
-token() { curl -sf -XPOST "$BASE/api/v1/auth/token" -H 'Content-Type: application/json' \
-  -d "{\"username\":\"$1\",\"password\":\"ocx-demo\"}" | json token; }
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 MEMBER=$(token acme-member); ADMIN=$(token acme-admin)
 call() { # token method path [body]  (the seed's "Authorization: Bearer $TOKEN")
   curl -sf -X"$2" "$BASE$3" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' ${4:+-d "$4"}
 }
-step() { printf '\n== %s\n' "$1"; }
 
 step "Create Task"
 TASK=$(call "$MEMBER" POST /api/v1/workflow/tasks '{
