@@ -82,13 +82,27 @@ def test_completing_intake_task_creates_assessment_task_through_worker(worker, t
     assert follow_up.priority == "high" and follow_up.metadata["source_task_id"] == task.pk
 
 
-def test_beat_marks_overdue_task_breached_exactly_once(worker, tenant, member_user):
-    task = make_task(tenant, creator=member_user, task_type="intake")
+def _overdue_task(tenant, creator) -> SLARecord:
+    task = make_task(tenant, creator=creator, task_type="intake")
     record = SLARecord.objects.for_tenant(tenant).get(task=task)
     SLARecord.objects.for_tenant(tenant).filter(pk=record.pk).update(
         due_at=record.due_at - timedelta(hours=2), at_risk_at=record.at_risk_at - timedelta(hours=2)
     )
+    return record
 
-    assert _wait_for(lambda: SLARecord.objects.for_tenant(tenant).filter(pk=record.pk, status="breached").exists())
-    time.sleep(3)  # several more beats
-    assert ActivityEvent.objects.for_tenant(tenant).filter(type="workflow.task.sla_breached").count() == 1
+
+def _breached(tenant, record) -> bool:
+    return SLARecord.objects.for_tenant(tenant).filter(pk=record.pk, status="breached").exists()
+
+
+def test_beat_marks_overdue_task_breached_exactly_once(worker, tenant, member_user):
+    record = _overdue_task(tenant, member_user)
+
+    assert _wait_for(lambda: _breached(tenant, record))
+    # Proof that beat scanned again since, rather than a fixed sleep: two later overdue tasks,
+    # each breached by a later scan, while the first one must not be announced twice.
+    for _ in range(2):
+        later = _overdue_task(tenant, member_user)
+        assert _wait_for(lambda later=later: _breached(tenant, later))
+    breaches = ActivityEvent.objects.for_tenant(tenant).filter(type="workflow.task.sla_breached")
+    assert breaches.filter(entity_id=str(record.task_id)).count() == 1
