@@ -128,28 +128,26 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise errors.ValidationError("Invalid cursor.", details={"cursor": cursor}) from exc
 
 
-def parse_page_size(value) -> int:
-    if value in (None, ""):
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(value)
-    except (TypeError, ValueError) as exc:
-        raise errors.ValidationError("page_size must be a number.", details={"page_size": value}) from exc
-    if size < 1:
-        raise errors.ValidationError("page_size must be at least 1.", details={"page_size": value})
-    return min(size, MAX_PAGE_SIZE)
-
-
-def parse_page_number(value) -> int | None:
+def _positive_int(value, name: str) -> int | None:
+    """A query parameter that must be a whole number >= 1 (None when absent); else a 400."""
     if value in (None, ""):
         return None
     try:
         number = int(value)
     except (TypeError, ValueError) as exc:
-        raise errors.ValidationError("page must be a number.", details={"page": value}) from exc
+        raise errors.ValidationError(f"{name} must be a number.", details={name: value}) from exc
     if number < 1:
-        raise errors.ValidationError("page must be at least 1.", details={"page": value})
+        raise errors.ValidationError(f"{name} must be at least 1.", details={name: value})
     return number
+
+
+def parse_page_size(value) -> int:
+    size = _positive_int(value, "page_size")
+    return DEFAULT_PAGE_SIZE if size is None else min(size, MAX_PAGE_SIZE)
+
+
+def parse_page_number(value) -> int | None:
+    return _positive_int(value, "page")
 
 
 @dataclass
