@@ -24,6 +24,9 @@ def main() -> int:
     print(f"database {env['DATABASE_URL']}  redis {env['REDIS_URL']}")
     harness.ensure_database(env)
     harness.setup_django(env)
+    if not harness.autovacuum_enabled():
+        print("note: this PostgreSQL runs with autovacuum = off (production never does): the harness")
+        print("      vacuums the outbox work queue before each load run, as autovacuum would")
 
     import bench.scenarios as scenarios_pkg
 

@@ -8,7 +8,7 @@ import importlib
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ocx.settings")
 
@@ -40,3 +40,16 @@ def _close_inherited_db_connections(**kwargs):
 
     for conn in connections.all(initialized_only=True):
         conn.close()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_db_connections(sender=None, **kwargs):
+    # What Django does around a request: hand the connection back to the pool, or drop it if
+    # it broke (see CELERY_DB_REUSE_MAX in settings for why Celery's own handling is off). An
+    # eager task runs inside its caller's transaction: leave that connection alone.
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -51,6 +51,9 @@ def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
     """Claim up to ``batch_size`` due rows for ``claimer``; another claimer never gets the same."""
     batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(claimer, batch_size, now, lease_until)
     with transaction.atomic():
         ids = list(
             _claimable(now).select_for_update(skip_locked=True).order_by("id").values_list("id", flat=True)[:batch_size]
@@ -64,7 +67,7 @@ def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
         ).update(
             status=OutboxStatus.PROCESSING,
             claimed_by=claimer,
-            locked_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+            locked_until=lease_until,
             attempts=F("attempts") + 1,
         )
     return list(
@@ -73,6 +76,49 @@ def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+# One statement, one round trip: lock due rows (skipping rows another claimer holds) and lease
+# them. Each branch walks its own partial index IN INDEX ORDER (a plain index scan, not the
+# bitmap scan an OR of both would get): an index scan marks the entries of rows that left the
+# queue as dead the first time it meets them, so until VACUUM removes them, later claims skip
+# them instead of visiting their heap rows again (with an OR, every claim re-read every row
+# settled since the last VACUUM: ~15 ms per claim after 100k events).
+_CLAIM_SQL = f"""
+WITH due AS (
+    SELECT id FROM {OutboxEvent._meta.db_table}
+    WHERE status = %(pending)s AND available_at <= %(now)s
+    ORDER BY available_at, id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id FROM {OutboxEvent._meta.db_table}
+    WHERE status = %(processing)s AND locked_until < %(now)s
+    ORDER BY locked_until LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM due UNION ALL SELECT id FROM expired LIMIT %(limit)s
+)
+UPDATE {OutboxEvent._meta.db_table} AS row
+SET status = %(processing)s, claimed_by = %(claimer)s, locked_until = %(lease_until)s, attempts = row.attempts + 1
+FROM picked WHERE row.id = picked.id
+RETURNING row.id
+"""
+
+
+def _claim_postgresql(claimer: str, batch_size: int, now, lease_until) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "pending": OutboxStatus.PENDING,
+                "processing": OutboxStatus.PROCESSING,
+                "now": now,
+                "limit": batch_size,
+                "claimer": claimer,
+                "lease_until": lease_until,
+            },
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _settle_successes(row_ids: list[int], claimer: str) -> int:
@@ -110,6 +156,7 @@ def process_event(event: ActivityEvent) -> None:
 def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> DispatchResult:
     """Dispatch due outbox rows until none are left (or ``max_batches`` batches are done)."""
     claimer = worker_id()
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     result = DispatchResult()
     for _ in range(max_batches):
         ids = outbox_claim(claimer=claimer, batch_size=batch_size)
@@ -136,6 +183,10 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
         result.done += _settle_successes([row.id for row in succeeded], claimer)
         for row in succeeded:
             metrics.OUTBOX_PROCESSED.labels(event_type=row.event_type, status="done").inc()
+        if len(ids) < batch_size:
+            # A short batch drained what was due when it was claimed; a row committed since then
+            # has woken a dispatcher of its own (``outbox_wake``), so no further empty claim.
+            break
     return result
 
 

@@ -218,6 +218,12 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("OCX_CELERY_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes every database connection before and after each task, and under
+# the prefork pool that means the whole psycopg pool: three new PostgreSQL sessions per task
+# (one per outbox event; measured: 1,263 sessions in 15 s of load, ~8 ms of worker CPU per
+# event). With a reuse count the fixup keeps the pool; ``ocx.celery`` instead returns the
+# task's connection to the pool after each task (and drops a broken one), as a request does.
+CELERY_DB_REUSE_MAX = env_int("OCX_CELERY_DB_REUSE_MAX", 10_000)
 
 OUTBOX_BATCH_SIZE = env_int("OCX_OUTBOX_BATCH_SIZE", 100)
 OUTBOX_MAX_ATTEMPTS = env_int("OCX_OUTBOX_MAX_ATTEMPTS", 8)

@@ -25,40 +25,53 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def worker(tmp_path):
+def start_worker(tmp_path):
+    """Start ``celery -A ocx worker`` on the test database; stopped at teardown."""
     from ocx.celery import app
 
     # This process must publish to the broker instead of running tasks in-process.
     was_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     app.control.purge()
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="ocx.settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        REDIS_URL=os.environ["REDIS_URL"],
-        OCX_CELERY_EAGER="0",
-        OCX_DB_POOL="0",
-        SLA_MONITOR_INTERVAL="1",
-        OCX_OUTBOX_SWEEP_INTERVAL="1",
-        OCX_LOG_LEVEL="WARNING",
-    )
-    env.pop("CI", None)
-    log = open(tmp_path / "worker.log", "w")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "ocx", "worker", "-B", "--pool", "solo",
-         "-s", str(tmp_path / "beat-schedule"), "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    started = []
+
+    def start(*, pool="solo", beat=True, db_pool=False):
+        db = connection.settings_dict
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="ocx.settings",
+            DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            REDIS_URL=os.environ["REDIS_URL"],
+            OCX_CELERY_EAGER="0",
+            OCX_DB_POOL="1" if db_pool else "0",
+            SLA_MONITOR_INTERVAL="1",
+            OCX_OUTBOX_SWEEP_INTERVAL="1",
+            OCX_LOG_LEVEL="WARNING",
+        )
+        env.pop("CI", None)
+        log = open(tmp_path / f"worker-{len(started)}.log", "w")
+        cmd = [str(Path(sys.executable).parent / "celery"), "-A", "ocx", "worker", "--pool", pool, "--concurrency", "1",
+               "--loglevel", "WARNING"]  # fmt: skip
+        if beat:
+            cmd += ["-B", "-s", str(tmp_path / "beat-schedule")]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.append((proc, log))
+        return proc
+
+    yield start
+    for proc, log in started:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
     app.conf.task_always_eager = was_eager
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()
 
 
 def _wait_for(predicate, timeout=45):
@@ -106,3 +119,36 @@ def test_beat_marks_overdue_task_breached_exactly_once(worker, tenant, member_us
         assert _wait_for(lambda later=later: _breached(tenant, later))
     breaches = ActivityEvent.objects.for_tenant(tenant).filter(type="workflow.task.sla_breached")
     assert breaches.filter(entity_id=str(record.task_id)).count() == 1
+
+
+def _sessions_opened() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def _publish_committed(tenant, n: int) -> None:
+    from django.db import transaction
+
+    from ocx import events
+
+    with transaction.atomic():
+        events.publish(tenant=tenant, type="test.worker.pinged", title=f"ping {n}", entity_type="ping", entity_id=n)
+
+
+def test_prefork_worker_reuses_its_pooled_database_connections_across_tasks(start_worker, tenant):
+    # Celery's Django fixup would close the whole psycopg pool around every task under prefork
+    # (three new PostgreSQL sessions per outbox event); the worker must keep its connections.
+    from activity_feed.models import OutboxEvent, OutboxStatus
+
+    start_worker(pool="prefork", beat=False, db_pool=True)
+    outbox = OutboxEvent.objects.for_tenant(tenant)
+    _publish_committed(tenant, 0)
+    assert _wait_for(lambda: outbox.filter(status=OutboxStatus.DONE).count() == 1), "the worker did not start"
+    before = _sessions_opened()
+
+    for n in range(1, 16):
+        _publish_committed(tenant, n)
+        assert _wait_for(lambda n=n: outbox.filter(status=OutboxStatus.DONE).count() == n + 1)
+
+    assert _sessions_opened() - before <= 2
