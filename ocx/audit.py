@@ -81,9 +81,15 @@ class History(HistoricalRecords):
         return getattr(instance, "_change_reason", None) or current_reason()
 
     def post_save(self, instance, created, using=None, **kwargs):
-        # A save that changed nothing (the admin saves its form before a transition, say)
-        # would otherwise write a history row identical to the previous one.
-        if not created and not kwargs.get("raw", False) and self._unchanged(instance, using):
+        # A full save that changed nothing (the admin saves its form before a transition, say)
+        # would otherwise write a history row identical to the previous one. A save naming its
+        # ``update_fields`` is a service writing what it changed: no query to compare.
+        if (
+            not created
+            and not kwargs.get("raw", False)
+            and kwargs.get("update_fields") is None
+            and self._unchanged(instance, using)
+        ):
             return
         super().post_save(instance, created, using=using, **kwargs)
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import nh3
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import router, transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -136,47 +137,65 @@ def publish_with_status(
         source_system=source_system, source_object_id=source_object_id, event_type=type, timestamp=timestamp
     )
 
-    existing = ActivityEvent.objects.for_tenant(event_tenant_id(tenant)).filter(idempotency_key=key).first()
-    if existing is not None:
-        return existing, False
-
-    try:
-        with transaction.atomic():
-            event = ActivityEvent.objects.create(
-                tenant_id=event_tenant_id(tenant),
-                type=type,
-                source=source,
-                priority=priority,
-                source_system=source_system,
-                source_object_id=source_object_id,
-                source_object_type=source_object_type,
-                title=sanitize_text(title, max_length=500) or default_title(type, payload)[:500],
-                description=sanitize_text(description),
-                event_metadata=payload,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                user=actor if getattr(actor, "pk", None) else None,
-                user_name=actor.get_username() if getattr(actor, "pk", None) else "",
-                timestamp=timestamp,
-                expires_at=expires_at,
-                idempotency_key=key,
-                tags=tags,
-                correlation_id=correlation_id or "",
-            )
-            OutboxEvent.objects.create(
-                tenant_id=event.tenant_id, event=event, event_type=type, available_at=timezone.now()
-            )
-    except IntegrityError:
-        # A concurrent publisher won the race on (tenant, idempotency_key): return its event.
-        existing = ActivityEvent.objects.for_tenant(event_tenant_id(tenant)).filter(idempotency_key=key).first()
-        if existing is None:
-            raise
-        return existing, False
+    event = ActivityEvent(
+        tenant_id=event_tenant_id(tenant),
+        type=type,
+        source=source,
+        priority=priority,
+        source_system=source_system,
+        source_object_id=source_object_id,
+        source_object_type=source_object_type,
+        title=sanitize_text(title, max_length=500) or default_title(type, payload)[:500],
+        description=sanitize_text(description),
+        event_metadata=payload,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        user=actor if getattr(actor, "pk", None) else None,
+        user_name=actor.get_username() if getattr(actor, "pk", None) else "",
+        timestamp=timestamp,
+        expires_at=expires_at,
+        idempotency_key=key,
+        tags=tags,
+        correlation_id=correlation_id or "",
+    )
+    # The event and its outbox row commit together: in the caller's transaction, or in one of
+    # their own. No savepoint: a duplicate is not an error to roll back (see _insert_unless_duplicate).
+    with transaction.atomic(savepoint=False):
+        if not _insert_unless_duplicate(event):
+            existing = ActivityEvent.objects.for_tenant(event.tenant_id).filter(idempotency_key=key).first()
+            if existing is None:  # pragma: no cover - a clash of random event_ids, not of keys
+                raise errors.Conflict("The event could not be stored; retry.", details={"idempotency_key": key})
+            return existing, False
+        OutboxEvent.objects.create(tenant_id=event.tenant_id, event=event, event_type=type, available_at=timezone.now())
 
     if not isinstance(tenant, int):
         event.tenant = tenant  # the live frame names the tenant's slug: spare the commit hook a query
     transaction.on_commit(lambda: after_commit(event.pk, event))
     return event, True
+
+
+def _insert_unless_duplicate(event) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id``: one statement whether the event is new
+    or repeats an idempotency key (False, nothing written). A concurrent publisher of the same
+    key makes this wait for its commit instead of failing, so neither a pre-check query nor a
+    savepoint to recover from IntegrityError is needed. (``_insert`` is the manager method
+    ``Model.save`` and ``bulk_create`` use; here it is asked for both ON CONFLICT and RETURNING.)"""
+    from activity_feed.models import ActivityEvent
+
+    meta = ActivityEvent._meta
+    rows = ActivityEvent._base_manager._insert(
+        [event],
+        fields=[f for f in meta.concrete_fields if f is not meta.pk],
+        returning_fields=[meta.pk],
+        on_conflict=OnConflict.IGNORE,
+        using=router.db_for_write(ActivityEvent),
+    )
+    if not rows or rows[0] is None:  # one object: [None] when the row was not inserted
+        return False
+    event.pk = rows[0][0]
+    event._state.adding = False
+    event._state.db = router.db_for_write(ActivityEvent)
+    return True
 
 
 def publish(**kwargs):

@@ -54,6 +54,8 @@ def _insert_activity(*, tenant, actor, fields: dict) -> Activity:
     try:
         with transaction.atomic():
             activity = Activity(tenant_id=getattr(tenant, "pk", tenant), created_by=actor, **fields)
+            if not isinstance(tenant, int):
+                activity.tenant = tenant  # the response names the tenant's slug: no query for it
             activity.save()
     except IntegrityError:
         raise errors.Conflict(
