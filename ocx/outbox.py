@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -35,6 +36,9 @@ class DispatchResult:
     done: int = 0
     retried: int = 0
     dead: int = 0
+
+    def __add__(self, other: DispatchResult) -> DispatchResult:
+        return DispatchResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 def worker_id() -> str:
@@ -191,29 +195,52 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
 
 
 # At most one dispatcher waiting in the queue: a commit enqueues one only if none is pending.
-# The dispatcher clears the flag when it STARTS, so an event committed after that start wakes a
-# new one, and an event committed before it is seen by the claims that follow: no wake-up is
-# lost. (If the flag's holder vanished, the flag expires and beat's sweep runs meanwhile.)
+# The dispatcher clears the flag before its LAST claim, so an event committed after the clear
+# wakes a new one, and an event committed before it is seen by that claim: no wake-up is lost.
+# Until then (while it lingers) commits enqueue nothing: the running dispatcher polls for them.
+# (If the flag's holder vanished, the flag expires and beat's sweep runs meanwhile.)
 WAKE_KEY = "ocx:outbox:wake"
+LINGER_POLL_SECONDS = 0.02
 
 
 def outbox_wake() -> bool:
-    """Enqueue the dispatcher unless one is already queued and not yet started."""
+    """Enqueue the dispatcher unless one is already queued or lingering."""
     from django.core.cache import cache
 
     from ocx.tasks import dispatch_outbox
 
     if not cache.add(WAKE_KEY, 1, timeout=30):
         return False
-    dispatch_outbox.delay()
+    # Run inline (eager, for debugging), a dispatcher must not hold up its caller.
+    linger = 0.0 if dispatch_outbox.app.conf.task_always_eager else settings.OUTBOX_LINGER_MS / 1000
+    dispatch_outbox.delay(linger=linger)
     return True
 
 
 def outbox_woken() -> None:
-    """Called by the dispatcher as it starts: later commits must enqueue a new one."""
+    """Clear the wake flag: commits from now on enqueue a new dispatcher."""
     from django.core.cache import cache
 
     cache.delete(WAKE_KEY)
+
+
+def outbox_run(*, linger: float = 0.0, max_batches: int = 20) -> DispatchResult:
+    """What one dispatcher task does: drain, and with ``linger`` seconds keep polling for new
+    rows that long (at a steady stream of commits: one task per linger period, not one per
+    event, and fuller batches). Then clear the wake flag and drain once more."""
+    total = DispatchResult()
+    try:
+        deadline = time.monotonic() + linger
+        while linger > 0:
+            result = outbox_dispatch(max_batches=max_batches)
+            total = total + result
+            if result.claimed >= max_batches * settings.OUTBOX_BATCH_SIZE or time.monotonic() >= deadline:
+                break
+            if not result.claimed:
+                time.sleep(LINGER_POLL_SECONDS)
+    finally:
+        outbox_woken()  # also when a claim failed: the next commit must be able to wake one
+    return total + outbox_dispatch(max_batches=max_batches)
 
 
 def outbox_purge_done(*, older_than: timedelta | None = None, batch_size: int = 5_000) -> int:

@@ -233,6 +233,8 @@ OUTBOX_LEASE_SECONDS = env_int("OCX_OUTBOX_LEASE_SECONDS", 60)
 OUTBOX_SWEEP_INTERVAL = env_int("OCX_OUTBOX_SWEEP_INTERVAL", 5)
 # Done work-queue rows are deleted after this many hours (the events themselves stay).
 OUTBOX_RETENTION_HOURS = env_int("OCX_OUTBOX_RETENTION_HOURS", 24)
+# A woken dispatcher keeps polling this long for the commits that follow (0: drain and stop).
+OUTBOX_LINGER_MS = env_int("OCX_OUTBOX_LINGER_MS", 500)
 
 # Handlers the outbox dispatcher calls for every event, in order (each must be idempotent).
 # Apps append theirs in their AppConfig.ready() via ocx.events.register_handler.

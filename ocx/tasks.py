@@ -3,16 +3,17 @@
 from celery import shared_task
 from django.conf import settings
 
-from ocx.outbox import outbox_dispatch, outbox_purge_done, outbox_woken
+from ocx.outbox import outbox_purge_done, outbox_run
 
 MAX_BATCHES = 20
 
 
 @shared_task(name="ocx.tasks.dispatch_outbox", ignore_result=True)
-def dispatch_outbox() -> dict:
-    """Drain the outbox. Safe to run concurrently and repeatedly (claims are exclusive)."""
-    outbox_woken()
-    result = outbox_dispatch(max_batches=MAX_BATCHES)
+def dispatch_outbox(linger: float = 0.0) -> dict:
+    """Drain the outbox. Safe to run concurrently and repeatedly (claims are exclusive). A
+    dispatcher woken by a commit lingers (``OCX_OUTBOX_LINGER_MS``) to take the commits that
+    follow, instead of one Celery task per event; beat's sweep does not linger."""
+    result = outbox_run(linger=linger, max_batches=MAX_BATCHES)
     if result.claimed >= MAX_BATCHES * settings.OUTBOX_BATCH_SIZE:
         dispatch_outbox.delay()  # a backlog: go on in a fresh task rather than hold the worker
     return result.__dict__

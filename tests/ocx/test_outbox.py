@@ -155,12 +155,12 @@ def test_two_concurrent_workers_process_each_event_exactly_once(tenant):
     assert OutboxEvent.objects.for_tenant(tenant).exclude(status=OutboxStatus.DONE).count() == 0
 
 
-def test_wake_enqueues_one_dispatcher_until_it_starts():
+def test_wake_enqueues_one_dispatcher_until_it_clears_the_flag():
     from ocx.outbox import outbox_wake, outbox_woken
 
     with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
         first, second = outbox_wake(), outbox_wake()
-        outbox_woken()  # the queued dispatcher starts: later commits need a new one
+        outbox_woken()  # the dispatcher is past its last claim: later commits need a new one
         third = outbox_wake()
 
     assert (first, second, third) == (True, False, True)
@@ -193,3 +193,45 @@ def test_purge_deletes_only_rows_done_before_the_retention(tenant):
     assert deleted == 1
     left = set(OutboxEvent.objects.all_tenants().values_list("event_id", flat=True))
     assert left == {recent.pk, pending.pk}
+
+
+@pytest.mark.django_db
+def test_lingering_dispatcher_takes_commits_that_follow_without_a_new_wake(tenant, recorded):
+    from django.core.cache import cache
+
+    from ocx.outbox import WAKE_KEY, outbox_run, outbox_wake
+
+    first = publish(tenant=tenant, type="x.y.first")
+    later, wakes_while_lingering = [], []
+    real_sleep = __import__("time").sleep
+
+    def poll_pause(seconds):
+        # a commit arrives while the dispatcher lingers: it finds the flag set, enqueues nothing
+        if not later:
+            later.append(publish(tenant=tenant, type="x.y.later"))
+            with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
+                wakes_while_lingering.append(outbox_wake() or delay.called)
+        real_sleep(seconds)
+
+    cache.set(WAKE_KEY, 1)  # set by the commit that woke this dispatcher
+    with mock.patch("ocx.outbox.time.sleep", poll_pause):
+        result = outbox_run(linger=0.2)
+
+    assert recorded == [first.pk, later[0].pk]
+    assert result.done == 2
+    assert wakes_while_lingering == [False]
+    assert cache.get(WAKE_KEY) is None  # cleared before its last claim: the next commit wakes one
+
+
+@pytest.mark.django_db
+def test_dispatcher_clears_the_wake_flag_even_when_a_claim_fails(tenant):
+    from django.core.cache import cache
+
+    from ocx.outbox import WAKE_KEY, outbox_run
+
+    cache.set(WAKE_KEY, 1)
+    with mock.patch("ocx.outbox.outbox_dispatch", side_effect=RuntimeError("database went away")):
+        with pytest.raises(RuntimeError):
+            outbox_run(linger=0.2)
+
+    assert cache.get(WAKE_KEY) is None
