@@ -200,7 +200,7 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
 # Until then (while it lingers) commits enqueue nothing: the running dispatcher polls for them.
 # (If the flag's holder vanished, the flag expires and beat's sweep runs meanwhile.)
 WAKE_KEY = "ocx:outbox:wake"
-LINGER_POLL_SECONDS = 0.02
+LINGER_POLL_SECONDS = 0.1  # while lingering: dispatch delay at most this, several events a claim
 
 
 def outbox_wake() -> bool:
