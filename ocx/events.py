@@ -163,7 +163,9 @@ def publish_with_status(
     with transaction.atomic(savepoint=False):
         if not _insert_unless_duplicate(event):
             existing = ActivityEvent.objects.for_tenant(event.tenant_id).filter(idempotency_key=key).first()
-            if existing is None:  # pragma: no cover - a clash of random event_ids, not of keys
+            if existing is None:  # pragma: no cover - nothing conflicts on the key: a clash of random
+                # event_ids, or (SQLite's INSERT OR IGNORE skips these too) a NOT NULL/CHECK
+                # violation, which the validation above rules out
                 raise errors.Conflict("The event could not be stored; retry.", details={"idempotency_key": key})
             return existing, False
         OutboxEvent.objects.create(tenant_id=event.tenant_id, event=event, event_type=type, available_at=timezone.now())
