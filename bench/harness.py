@@ -76,6 +76,8 @@ class Server:
                     str(self.port),
                     "--workers",
                     str(self.web_workers),
+                    "--timeout-graceful-shutdown",
+                    "10",
                     "--log-level",
                     "warning",
                     "--no-access-log",

@@ -269,6 +269,10 @@ OCX_FEED_RATE_LIMITS = {"create": (1200, 60), "ingest": (600, 60)} | _rate_limit
     os.environ.get("OCX_FEED_RATE_LIMITS", "")
 )
 OCX_STREAM_KEEPALIVE_SECONDS = env_int("OCX_STREAM_KEEPALIVE_SECONDS", 30)
+# On SIGTERM the web server waits this long for open streams before closing them: an SSE stream
+# never ends by itself, so without a bound a restart would wait for ever. Clients reconnect with
+# Last-Event-ID / a cursor and miss nothing. (Procfile and `make run` pass it to uvicorn.)
+OCX_SHUTDOWN_GRACE_SECONDS = env_int("OCX_SHUTDOWN_GRACE_SECONDS", 10)
 OCX_STREAM_MAX_REPLAY = env_int("OCX_STREAM_MAX_REPLAY", 10_000)
 OCX_INGEST_MAX_BATCH = env_int("OCX_INGEST_MAX_BATCH", 1000)
 # The public origin behind a TLS proxy (HubSpot signs the URI it called), e.g. https://ocx.example.com

@@ -59,3 +59,72 @@ def test_sse_stream_through_the_real_server_delivers_a_committed_event(asgi_serv
     assert delivered.wait(10), lines
     assert f"id: {event.pk}" in lines
     reader.join(timeout=5)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_web_process_of_the_procfile_stops_on_sigterm_despite_an_open_sse_stream(member_user):
+    # An SSE stream never ends by itself: without a bound on graceful shutdown, a restart would
+    # wait for ever. The Procfile's own web command must close it after the grace period.
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    from django.db import connection
+
+    from tests.conftest import _free_port
+
+    root = Path(__file__).resolve().parents[2]
+    web = next(
+        line.split(":", 1)[1].strip()
+        for line in (root / "Procfile").read_text().splitlines()
+        if line.startswith("web:")
+    )
+    token = Token.objects.create(user=member_user).key
+    db, port = connection.settings_dict, _free_port()
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="ocx.settings",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        OCX_SHUTDOWN_GRACE_SECONDS="2",
+    )
+    env.pop("CI", None)
+    proc = subprocess.Popen(["bash", "-c", f"exec {web}"], cwd=root, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the web process did not start"
+            time.sleep(0.2)
+        connected = threading.Event()
+
+        def listen():
+            try:
+                with httpx.Client(base_url=base, timeout=30) as client:
+                    with client.stream(
+                        "GET", "/api/v1/events/stream", headers={"Authorization": f"Token {token}"}
+                    ) as r:
+                        for line in r.iter_lines():
+                            if line.startswith(": connected"):
+                                connected.set()
+            except httpx.HTTPError:
+                pass  # the server closed the stream: what a client then does is reconnect
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert connected.wait(10)
+
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        assert time.monotonic() - stopped_at < 12
+    finally:
+        if proc.poll() is None:
+            proc.kill()

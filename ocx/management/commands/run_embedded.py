@@ -48,7 +48,14 @@ class Command(BaseCommand):
         worker_thread.start()
         beat.start()
         self.stdout.write(self.style.SUCCESS(f"OCX (embedded) on http://{host}:{port}/ — Ctrl-C to stop"))
-        config = uvicorn.Config("ocx.asgi:application", host=host, port=port, lifespan="off", log_level="info")
+        config = uvicorn.Config(
+            "ocx.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="info",
+            timeout_graceful_shutdown=settings.OCX_SHUTDOWN_GRACE_SECONDS,
+        )
         try:
             uvicorn.Server(config).run()
         finally:
