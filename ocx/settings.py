@@ -172,7 +172,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OCX_MAX_BODY_BYTES", 1024 * 1024)
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ocx.api.authentication.TokenAuthentication",
         "ocx.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

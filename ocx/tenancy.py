@@ -23,12 +23,15 @@ def resolve_tenant(user, wanted: str | None = None):
             raise errors.PermissionDenied(f"Unknown tenant '{wanted}'.", details={"tenant": wanted})
         return tenant
 
-    # One query serves both the tenant choice and the per-request role cache (ocx.access.role_in).
-    memberships = list(
-        Membership.objects.filter(user=user, tenant__is_active=True)
-        .select_related("tenant")
-        .order_by("created_at", "id")
-    )
+    # One query serves both the tenant choice and the per-request role cache (ocx.access.role_in);
+    # token authentication has usually read the memberships already (ocx.api.authentication).
+    memberships = getattr(user, "_ocx_memberships", None)
+    if memberships is None:
+        memberships = list(
+            Membership.objects.filter(user=user, tenant__is_active=True)
+            .select_related("tenant")
+            .order_by("created_at", "id")
+        )
     if getattr(user, "_ocx_roles", None) is None:
         user._ocx_roles = {m.tenant_id: m.role for m in memberships}
     if wanted:

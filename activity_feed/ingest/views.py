@@ -132,7 +132,7 @@ class SalesforceIngestView(IngestView):
     """Salesforce CDC / Platform Events forwarded by a relay: signed with Standard Webhooks
     headers and the source's secret, or sent with an OCX token (CREATE_EVENT)."""
 
-    from rest_framework.authentication import TokenAuthentication
+    from ocx.api.authentication import TokenAuthentication
 
     authentication_classes = [TokenAuthentication]
 

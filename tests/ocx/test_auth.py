@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.factories import UserFactory
 
@@ -68,3 +70,51 @@ def test_user_without_membership_is_refused(api_client_for, db):
 
     assert response.status_code == 403
     assert response.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_deactivated_user_with_memberships_is_refused(api_client_for, member_user):
+    client = api_client_for(member_user)
+    member_user.is_active = False
+    member_user.save()
+
+    response = client.get("/api/v1/events")
+
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "AUTHENTICATION_FAILED"
+
+
+def test_member_of_a_deactivated_tenant_only_is_refused(api_client_for, member_user, tenant):
+    client = api_client_for(member_user)
+    tenant.is_active = False
+    tenant.save()
+
+    response = client.get("/api/v1/events")
+
+    assert response.status_code == 403
+    assert response.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_superuser_without_membership_still_authenticates_by_token(api_client_for, tenant):
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+
+    response = api_client_for(root).get("/api/v1/auth/me", HTTP_X_TENANT=tenant.slug)
+
+    assert response.status_code == 200
+    assert response.json()["username"] == "root" and response.json()["tenant"] == tenant.slug
+
+
+def test_token_authentication_reads_user_and_memberships_in_one_query(api_client_for, member_user, other_tenant):
+    from ocx.access import Role
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(user=member_user, tenant=other_tenant, role=Role.ADMIN)
+    client = api_client_for(member_user)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/api/v1/events", HTTP_X_TENANT=other_tenant.slug)
+    auth = [q["sql"] for q in captured if "authtoken_token" in q["sql"] or "ocx_membership" in q["sql"]]
+    mine = client.get("/api/v1/auth/me", HTTP_X_TENANT=other_tenant.slug)  # (a request clears the log)
+
+    assert response.status_code == 200
+    assert len(auth) == 1 and "ocx_membership" in auth[0] and "ocx_tenant" in auth[0]
+    assert mine.json()["tenant"] == other_tenant.slug and mine.json()["role"] == Role.ADMIN
