@@ -72,26 +72,22 @@ def test_user_without_membership_is_refused(api_client_for, db):
     assert response.json()["error_code"] == "PERMISSION_DENIED"
 
 
-def test_deactivated_user_with_memberships_is_refused(api_client_for, member_user):
+@pytest.mark.parametrize(
+    ("deactivated", "status", "error_code"),
+    [("user", 401, "AUTHENTICATION_FAILED"), ("tenant", 403, "PERMISSION_DENIED")],
+)
+def test_deactivated_user_or_their_only_tenant_is_refused(
+    api_client_for, member_user, tenant, deactivated, status, error_code
+):
     client = api_client_for(member_user)
-    member_user.is_active = False
-    member_user.save()
+    target = member_user if deactivated == "user" else tenant
+    target.is_active = False
+    target.save()
 
     response = client.get("/api/v1/events")
 
-    assert response.status_code == 401
-    assert response.json()["error_code"] == "AUTHENTICATION_FAILED"
-
-
-def test_member_of_a_deactivated_tenant_only_is_refused(api_client_for, member_user, tenant):
-    client = api_client_for(member_user)
-    tenant.is_active = False
-    tenant.save()
-
-    response = client.get("/api/v1/events")
-
-    assert response.status_code == 403
-    assert response.json()["error_code"] == "PERMISSION_DENIED"
+    assert response.status_code == status
+    assert response.json()["error_code"] == error_code
 
 
 def test_superuser_without_membership_still_authenticates_by_token(api_client_for, tenant):
