@@ -16,7 +16,7 @@ import socket
 import time
 import traceback
 import uuid
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -36,9 +36,16 @@ class DispatchResult:
     done: int = 0
     retried: int = 0
     dead: int = 0
+    backlog: bool = False  # it stopped after its last batch with rows still due
 
-    def __add__(self, other: DispatchResult) -> DispatchResult:
-        return DispatchResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+    def __add__(self, later: DispatchResult) -> DispatchResult:
+        return DispatchResult(
+            claimed=self.claimed + later.claimed,
+            done=self.done + later.done,
+            retried=self.retried + later.retried,
+            dead=self.dead + later.dead,
+            backlog=later.backlog,
+        )
 
 
 def worker_id() -> str:
@@ -165,7 +172,7 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
     for _ in range(max_batches):
         ids = outbox_claim(claimer=claimer, batch_size=batch_size)
         if not ids:
-            break
+            return result
         result.claimed += len(ids)
         rows = (
             OutboxEvent.objects.all_tenants().filter(id__in=ids).select_related("event", "event__tenant").order_by("id")
@@ -190,7 +197,8 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
         if len(ids) < batch_size:
             # A short batch drained what was due when it was claimed; a row committed since then
             # has woken a dispatcher of its own (``outbox_wake``), so no further empty claim.
-            break
+            return result
+    result.backlog = True  # max_batches full batches: more are probably due
     return result
 
 
@@ -234,7 +242,7 @@ def outbox_run(*, linger: float = 0.0, max_batches: int = 20) -> DispatchResult:
         while linger > 0:
             result = outbox_dispatch(max_batches=max_batches)
             total = total + result
-            if result.claimed >= max_batches * settings.OUTBOX_BATCH_SIZE or time.monotonic() >= deadline:
+            if result.backlog or time.monotonic() >= deadline:
                 break
             if not result.claimed:
                 time.sleep(LINGER_POLL_SECONDS)

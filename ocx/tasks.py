@@ -1,7 +1,6 @@
 """Celery tasks of the shared core: thin, idempotent, each calls one service."""
 
 from celery import shared_task
-from django.conf import settings
 
 from ocx.outbox import outbox_purge_done, outbox_run
 
@@ -14,7 +13,7 @@ def dispatch_outbox(linger: float = 0.0) -> dict:
     dispatcher woken by a commit lingers (``OCX_OUTBOX_LINGER_MS``) to take the commits that
     follow, instead of one Celery task per event; beat's sweep does not linger."""
     result = outbox_run(linger=linger, max_batches=MAX_BATCHES)
-    if result.claimed >= MAX_BATCHES * settings.OUTBOX_BATCH_SIZE:
+    if result.backlog:
         dispatch_outbox.delay()  # a backlog: go on in a fresh task rather than hold the worker
     return result.__dict__
 
