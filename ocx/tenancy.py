@@ -14,7 +14,7 @@ def resolve_tenant(user, wanted: str | None = None):
     without it the user's first membership is used. A tenant the user does not belong to is
     refused (403); a superuser may act in any tenant.
     """
-    from ocx.models import Membership, Tenant
+    from ocx.models import Tenant
 
     wanted = (wanted or "").strip()
     if user.is_superuser and wanted:
@@ -27,11 +27,7 @@ def resolve_tenant(user, wanted: str | None = None):
     # token authentication has usually read the memberships already (ocx.api.authentication).
     memberships = getattr(user, "_ocx_memberships", None)
     if memberships is None:
-        memberships = list(
-            Membership.objects.filter(user=user, tenant__is_active=True)
-            .select_related("tenant")
-            .order_by("created_at", "id")
-        )
+        memberships = list(active_memberships(user=user))
     if getattr(user, "_ocx_roles", None) is None:
         user._ocx_roles = {m.tenant_id: m.role for m in memberships}
     if wanted:
@@ -46,6 +42,18 @@ def resolve_tenant(user, wanted: str | None = None):
         if tenant is not None:
             return tenant
     raise errors.PermissionDenied("You are not a member of any tenant.")
+
+
+def active_memberships(**user_filter):
+    """Memberships in active tenants, oldest first (the first is a user's default tenant), with
+    their tenant; ``user_filter`` selects whose (``user=u``, ``user__auth_token__key=k``, …)."""
+    from ocx.models import Membership
+
+    return (
+        Membership.objects.filter(tenant__is_active=True, **user_filter)
+        .select_related("tenant")
+        .order_by("created_at", "id")
+    )
 
 
 def resolve_request_tenant(request):

@@ -17,12 +17,12 @@ class TokenAuthentication(authentication.TokenAuthentication):
     answers, unchanged."""
 
     def authenticate_credentials(self, key):
-        from ocx.models import Membership
+        from ocx.tenancy import active_memberships
 
         memberships = list(
-            Membership.objects.filter(user__auth_token__key=key, user__is_active=True, tenant__is_active=True)
-            .select_related("user", "user__auth_token", "tenant")
-            .order_by("created_at", "id")
+            active_memberships(user__auth_token__key=key, user__is_active=True).select_related(
+                "user", "user__auth_token"
+            )
         )
         if not memberships:
             return super().authenticate_credentials(key)
