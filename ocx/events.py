@@ -184,19 +184,18 @@ def _insert_unless_duplicate(event) -> bool:
     ``Model.save`` and ``bulk_create`` use; here it is asked for both ON CONFLICT and RETURNING.)"""
     from activity_feed.models import ActivityEvent
 
-    meta = ActivityEvent._meta
+    meta, using = ActivityEvent._meta, router.db_for_write(ActivityEvent)
     rows = ActivityEvent._base_manager._insert(
         [event],
         fields=[f for f in meta.concrete_fields if f is not meta.pk],
         returning_fields=[meta.pk],
         on_conflict=OnConflict.IGNORE,
-        using=router.db_for_write(ActivityEvent),
+        using=using,
     )
     if not rows or rows[0] is None:  # one object: [None] when the row was not inserted
         return False
     event.pk = rows[0][0]
-    event._state.adding = False
-    event._state.db = router.db_for_write(ActivityEvent)
+    event._state.adding, event._state.db = False, using
     return True
 
 

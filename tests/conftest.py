@@ -134,6 +134,26 @@ def _no_dispatcher_wake_left_over():
     yield
 
 
+# --- OCX processes (web, Celery) started by a test, on the test database ---------------------
+def process_env(**overrides) -> dict[str, str]:
+    """The environment for an OCX subprocess in distributed mode on this test's PostgreSQL
+    database and Redis (``CI`` dropped: it changes the subprocess's settings)."""
+    import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="ocx.settings",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        REDIS_URL=os.environ["REDIS_URL"],
+        **overrides,
+    )
+    env.pop("CI", None)
+    return env
+
+
 # --- a real ASGI server (uvicorn, HTTP + WebSocket) on loopback -------------------------------
 def _free_port() -> int:
     import socket

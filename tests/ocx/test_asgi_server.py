@@ -66,14 +66,11 @@ def test_sse_stream_through_the_real_server_delivers_a_committed_event(asgi_serv
 def test_web_process_of_the_procfile_stops_on_sigterm_despite_an_open_sse_stream(member_user):
     # An SSE stream never ends by itself: without a bound on graceful shutdown, a restart would
     # wait for ever. The Procfile's own web command must close it after the grace period.
-    import os
     import signal
     import subprocess
     from pathlib import Path
 
-    from django.db import connection
-
-    from tests.conftest import _free_port
+    from tests.conftest import _free_port, process_env
 
     root = Path(__file__).resolve().parents[2]
     web = next(
@@ -82,16 +79,8 @@ def test_web_process_of_the_procfile_stops_on_sigterm_despite_an_open_sse_stream
         if line.startswith("web:")
     )
     token = Token.objects.create(user=member_user).key
-    db, port = connection.settings_dict, _free_port()
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="ocx.settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        PORT=str(port),
-        WEB_CONCURRENCY="1",
-        OCX_SHUTDOWN_GRACE_SECONDS="2",
-    )
-    env.pop("CI", None)
+    port = _free_port()
+    env = process_env(PORT=str(port), WEB_CONCURRENCY="1", OCX_SHUTDOWN_GRACE_SECONDS="2")
     proc = subprocess.Popen(["bash", "-c", f"exec {web}"], cwd=root, env=env)
     try:
         base = f"http://127.0.0.1:{port}"

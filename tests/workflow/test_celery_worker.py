@@ -5,7 +5,6 @@ The test process commits (transactional test) and publishes to Redis; a ``celery
 built-in trigger, and beat runs the SLA scan every second.
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from django.db import connection
 
 from activity_feed.models import ActivityEvent
+from tests.conftest import process_env
 from tests.workflow.factories import make_task, move
 from workflow.models import SLARecord, Task
 
@@ -36,19 +36,13 @@ def start_worker(tmp_path):
     started = []
 
     def start(*, pool="solo", beat=True, db_pool=False):
-        db = connection.settings_dict
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="ocx.settings",
-            DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            REDIS_URL=os.environ["REDIS_URL"],
+        env = process_env(
             OCX_CELERY_EAGER="0",
             OCX_DB_POOL="1" if db_pool else "0",
             SLA_MONITOR_INTERVAL="1",
             OCX_OUTBOX_SWEEP_INTERVAL="1",
             OCX_LOG_LEVEL="WARNING",
         )
-        env.pop("CI", None)
         log = open(tmp_path / f"worker-{len(started)}.log", "w")
         cmd = [str(Path(sys.executable).parent / "celery"), "-A", "ocx", "worker", "--pool", pool, "--concurrency", "1",
                "--loglevel", "WARNING"]  # fmt: skip
