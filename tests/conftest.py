@@ -155,7 +155,7 @@ def process_env(**overrides) -> dict[str, str]:
 
 
 # --- a real ASGI server (uvicorn, HTTP + WebSocket) on loopback -------------------------------
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -173,7 +173,7 @@ def asgi_server(transactional_db):
 
     from ocx.asgi import application
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     )

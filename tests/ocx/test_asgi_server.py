@@ -70,7 +70,7 @@ def test_web_process_of_the_procfile_stops_on_sigterm_despite_an_open_sse_stream
     import subprocess
     from pathlib import Path
 
-    from tests.conftest import _free_port, process_env
+    from tests.conftest import free_port, process_env
 
     root = Path(__file__).resolve().parents[2]
     web = next(
@@ -79,7 +79,7 @@ def test_web_process_of_the_procfile_stops_on_sigterm_despite_an_open_sse_stream
         if line.startswith("web:")
     )
     token = Token.objects.create(user=member_user).key
-    port = _free_port()
+    port = free_port()
     env = process_env(PORT=str(port), WEB_CONCURRENCY="1", OCX_SHUTDOWN_GRACE_SECONDS="2")
     proc = subprocess.Popen(["bash", "-c", f"exec {web}"], cwd=root, env=env)
     try:
