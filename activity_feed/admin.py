@@ -3,8 +3,8 @@
 from django.contrib import admin
 
 from activity_feed.models import ActivityEvent, EventRead, IngestionSource, OutboxEvent, ReadMarker
-from ocx.access import Perm, has_perm
-from ocx.admin_tenancy import ReadOnlyAdminMixin, TenantScopedAdminMixin
+from ocx.core.access import Perm, has_perm
+from ocx.core.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):

@@ -21,10 +21,10 @@ from activity_feed.serializers import (
     ReadAllInput,
     event_to_dict,
 )
-from ocx import errors
-from ocx.access import Perm
-from ocx.api.views import TenantAPIView
-from ocx.tenancy import tenant_for_user
+from ocx.core import errors
+from ocx.core.access import Perm
+from ocx.core.api.views import TenantAPIView
+from ocx.core.tenancy import tenant_for_user
 
 FILTER_PARAMETERS = [
     OpenApiParameter("types", str, description="Comma-separated event types (also `type`)"),

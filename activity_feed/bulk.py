@@ -11,7 +11,6 @@ After commit the batch is pushed live as one channel message.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,37 +19,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from activity_feed.models import ActivityEvent, EventPriority, EventSource, EventStatus, OutboxEvent
-from ocx import errors, events
-
-_PRIORITIES = frozenset(EventPriority.values)
-_SOURCES = frozenset(EventSource.values)
+from activity_feed.models import ActivityEvent, OutboxEvent
+from activity_feed.publish import Draft, after_commit_batch, event_values
+from ocx.core import errors
 
 
 def max_batch() -> int:
     return int(getattr(settings, "OCX_INGEST_MAX_BATCH", 1000))
-
-
-@dataclass
-class Draft:
-    """One normalised event, before it is stored (what every ingestion normaliser produces)."""
-
-    type: str
-    title: str = ""
-    description: str = ""
-    source: str = "webhook"
-    source_system: str = "webhook"
-    source_object_id: str = ""
-    source_object_type: str = ""
-    priority: str = "normal"
-    entity_type: str = ""
-    entity_id: str = ""
-    payload: dict = field(default_factory=dict)
-    tags: list = field(default_factory=list)
-    correlation_id: str = ""
-    idempotency_key: str = ""
-    timestamp: datetime | None = None
-    user_name: str = ""
 
 
 @dataclass
@@ -72,49 +47,9 @@ COLUMNS = [
 JSON_COLUMNS = {"event_metadata", "tags"}
 
 
-def _values(tenant_id: int, draft: Draft, now: datetime) -> dict:
-    """Validate, sanitise and bound one draft into the row's column values."""
-    if "." not in draft.type:
-        raise errors.ValidationError("Event type must be namespaced.", details={"type": draft.type})
-    if draft.priority not in _PRIORITIES:
-        raise errors.ValidationError(f"Unknown priority '{draft.priority}'.", details={"priority": draft.priority})
-    if draft.source not in _SOURCES:
-        raise errors.ValidationError(f"Unknown source '{draft.source}'.", details={"source": draft.source})
-    payload = events.validate_metadata(draft.payload)
-    timestamp = draft.timestamp or now
-    key = draft.idempotency_key or events.derive_idempotency_key(
-        source_system=draft.source_system,
-        source_object_id=draft.source_object_id,
-        event_type=draft.type,
-        timestamp=timestamp,
-    )
-    return {
-        "tenant_id": tenant_id,
-        "event_id": uuid.uuid4(),
-        "type": draft.type[:120],
-        "source": draft.source,
-        "status": EventStatus.ACTIVE,
-        "priority": draft.priority,
-        "source_system": draft.source_system[:64],
-        "source_object_id": str(draft.source_object_id)[:200],
-        "source_object_type": str(draft.source_object_type)[:100],
-        "title": events.sanitize_text(draft.title, max_length=500) or events.default_title(draft.type, payload)[:500],
-        "description": events.sanitize_text(draft.description),
-        "event_metadata": payload,
-        "entity_id": str(draft.entity_id)[:200],
-        "entity_type": str(draft.entity_type)[:100],
-        "user_name": events.sanitize_text(draft.user_name, max_length=150),
-        "timestamp": timestamp,
-        "created_at": now,
-        "idempotency_key": key[:200],
-        "tags": events.clean_tags(draft.tags),
-        "correlation_id": str(draft.correlation_id)[:100],
-    }
-
-
 def events_bulk_create(*, tenant, drafts: list[Draft]) -> BulkResult:
     """Store a batch atomically (all or nothing), skipping events already stored (by key)."""
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     if len(drafts) > max_batch():
         raise errors.ValidationError("Batch too large.", details={"max_events": max_batch(), "received": len(drafts)})
@@ -122,7 +57,7 @@ def events_bulk_create(*, tenant, drafts: list[Draft]) -> BulkResult:
     now = timezone.now()
     rows: dict[str, dict] = {}
     for draft in drafts:
-        values = _values(tenant.pk, draft, now)
+        values = event_values(tenant.pk, draft, now=now)
         rows.setdefault(values["idempotency_key"], values)  # a key repeated inside a batch is one event
     result = BulkResult(received=len(drafts))
     if not rows:
@@ -144,7 +79,7 @@ def events_bulk_create(*, tenant, drafts: list[Draft]) -> BulkResult:
         _insert_outbox(tenant.pk, fresh, now)
         if fresh:
             pushed = [_as_dict(pk, values, tenant.slug) for pk, values in fresh]
-            transaction.on_commit(lambda: events.after_commit_batch(tenant.pk, pushed))
+            transaction.on_commit(lambda: after_commit_batch(tenant.pk, pushed))
     result.created = len(created)
     result.duplicates = result.received - result.created
     result.event_ids = [existing.get(k) or created.get(k) for k in rows]

@@ -23,8 +23,8 @@ from django.http import QueryDict
 
 from activity_feed import live
 from activity_feed.filters import EventFilters
-from ocx import errors
-from ocx.tenancy import resolve_tenant
+from ocx.core import errors
+from ocx.core.tenancy import resolve_tenant
 
 
 def _live_frame(event: dict) -> str:

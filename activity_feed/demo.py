@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activity_feed.models import IngestionSource
-from ocx.events import publish
+from activity_feed.publish import publish
 
 SAMPLES = [
     ("campaign.campaign.launched", "Q4 outreach campaign launched", "campaign", "camp-001", "normal", ["campaign"]),

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from activity_feed.models import EventPriority, EventSource, EventStatus
-from ocx import errors
+from ocx.core import errors
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}

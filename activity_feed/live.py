@@ -20,10 +20,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from activity_feed.filters import EventFilters
+from activity_feed.publish import tenant_group
 from activity_feed.selectors import events_since, latest_event_id
 from activity_feed.serializers import event_to_dict
-from ocx import errors
-from ocx.events import tenant_group
+from ocx.core import errors
 
 logger = logging.getLogger(__name__)
 

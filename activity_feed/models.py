@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from ocx.models import TenantScopedModel
+from ocx.core.models import TenantScopedModel
 
 
 class EventSource(models.TextChoices):

@@ -12,7 +12,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from ocx import errors
+from ocx.core import errors
 
 DEFAULT_LIMITS: dict[str, tuple[int, int] | None] = {
     "create": (1200, 60),

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from activity_feed.filters import EventFilters
 from activity_feed.models import ActivityEvent, EventRead, ReadMarker
-from ocx import errors
+from ocx.core import errors
 
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from activity_feed.models import ActivityEvent, EventPriority, EventSource
-from ocx.api.serializers import InputSerializer
+from ocx.core.api.serializers import InputSerializer
 
 _dt = serializers.DateTimeField()
 

@@ -1,4 +1,6 @@
-"""Writes of the event spine: create (idempotent), bulk ingest, per-user read state, purge."""
+"""Writes of the event spine, and the spine's public API for every other app: ``publish`` (one
+event in the caller's transaction), ``events_bulk_create`` (a batch), ``register_handler`` (an
+outbox consumer); the API's create (idempotent), per-user read state, retention purge."""
 
 from __future__ import annotations
 
@@ -9,10 +11,24 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from activity_feed.bulk import BulkResult, events_bulk_create
 from activity_feed.db import purge_mode
 from activity_feed.models import ActivityEvent, EventRead, OutboxEvent, ReadMarker
+from activity_feed.publish import Draft, event_tenant_id, publish, register_handler, store_event
 from activity_feed.selectors import ReadState, event_get, latest_event_id
-from ocx import errors, events
+from ocx.core import errors
+
+__all__ = [
+    "BulkResult",
+    "Draft",
+    "event_create",
+    "event_mark_read",
+    "events_bulk_create",
+    "events_mark_all_read",
+    "events_purge_expired",
+    "publish",
+    "register_handler",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +37,13 @@ logger = logging.getLogger(__name__)
 def event_create(*, tenant, actor, data: dict[str, Any]) -> tuple[ActivityEvent, bool]:
     """Record one event from the API. The same idempotency key (given, or derived from source
     system, source object id, type and timestamp) returns the first event: ``created`` False."""
+    data = dict(data)
+    entity_id = "" if data.get("entity_id") is None else str(data["entity_id"])
+    data["entity_id"] = entity_id
+    if data.get("source_object_id") is None:
+        data["source_object_id"] = entity_id
     with transaction.atomic():
-        return events.publish_with_status(tenant=tenant, actor=actor, **data)
-
-
-# --- bulk ingestion (activity_feed.bulk) ---------------------------------------------------
-from activity_feed.bulk import BulkResult, Draft, events_bulk_create  # noqa: E402,F401 - public API
+        return store_event(tenant=tenant, draft=Draft(**data), actor=actor)
 
 
 # --- read state -----------------------------------------------------------------------------
@@ -50,7 +67,7 @@ def events_mark_all_read(*, tenant, user, up_to_id: int | None = None) -> ReadSt
     row write whatever the backlog. The mark only moves forward."""
     target = latest_event_id(tenant=tenant) if up_to_id is None else int(up_to_id)
     now = timezone.now()
-    tenant_id = events.event_tenant_id(tenant)
+    tenant_id = event_tenant_id(tenant)
     for attempt in range(2):
         try:
             with transaction.atomic():

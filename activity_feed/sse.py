@@ -16,9 +16,9 @@ from django.http import JsonResponse, StreamingHttpResponse
 
 from activity_feed.filters import EventFilters
 from activity_feed.live import READY, encoded, event_feed, parse_last_id
-from ocx import errors
-from ocx.api.authentication import token_from_header, user_for_token
-from ocx.tenancy import resolve_tenant
+from ocx.core import errors
+from ocx.core.api.authentication import token_from_header, user_for_token
+from ocx.core.tenancy import resolve_tenant
 
 
 async def authenticate(request):

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from ocx.models import Membership, Tenant
+from ocx.core.models import Membership, Tenant
 
 
 class MembershipInline(admin.TabularInline):

@@ -6,12 +6,10 @@ class OcxConfig(AppConfig):
     verbose_name = "OCX core: tenants and access"
 
     def ready(self):
-        from ocx import checks, metrics  # noqa: F401 - checks registers itself
-
-        metrics.register_collector(metrics.OutboxCollector())
-
         from django.db.backends.signals import connection_created
 
-        from ocx.db import install_sqlite_guard
+        from ocx import checks  # noqa: F401 - registers itself
+        from ocx.core import metrics  # noqa: F401 - Celery task counters
+        from ocx.core.db import install_sqlite_guard
 
         connection_created.connect(install_sqlite_guard, dispatch_uid="ocx_sqlite_guard")

@@ -12,7 +12,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
-from ocx.api.authentication import token_from_header, user_for_token
+from ocx.core.api.authentication import token_from_header, user_for_token
 
 
 @database_sync_to_async

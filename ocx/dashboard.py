@@ -6,8 +6,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from activity_feed import selectors
-from ocx import errors
-from ocx.tenancy import resolve_tenant
+from ocx.core import errors
+from ocx.core.tenancy import resolve_tenant
 
 
 def summary(tenant) -> dict:

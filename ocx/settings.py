@@ -9,7 +9,6 @@ channels-redis) without any code change.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -81,7 +80,7 @@ MIDDLEWARE = [
     # chain in ONE worker thread and hops to the event loop only around the view; an
     # async-capable innermost middleware makes every MiddlewareMixin above it hop thread <->
     # loop for each of its methods (~20 hops, ~4 ms a request on this machine).
-    "ocx.audit.AuditContextMiddleware",
+    "ocx.core.audit.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "ocx.urls"
@@ -145,7 +144,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
-    "ocx.access.TenantRoleBackend",
+    "ocx.core.access.TenantRoleBackend",
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -166,19 +165,19 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
-# Bodies above this many bytes are refused with a 400 in the error envelope (see ocx.api.parsers).
+# Bodies above this many bytes are refused with a 400 in the error envelope (see ocx.core.api.parsers).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OCX_MAX_BODY_BYTES", 1024 * 1024)
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "ocx.api.authentication.TokenAuthentication",
-        "ocx.api.authentication.BearerTokenAuthentication",
+        "ocx.core.api.authentication.TokenAuthentication",
+        "ocx.core.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "ocx.api.parsers.BoundedJSONParser",
+        "ocx.core.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -187,9 +186,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "ocx.api.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ocx.core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 30,
-    "EXCEPTION_HANDLER": "ocx.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "ocx.core.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -237,7 +236,7 @@ OUTBOX_RETENTION_HOURS = env_int("OCX_OUTBOX_RETENTION_HOURS", 24)
 OUTBOX_LINGER_MS = env_int("OCX_OUTBOX_LINGER_MS", 500)
 
 # Handlers the outbox dispatcher calls for every event, in order (each must be idempotent).
-# Apps append theirs in their AppConfig.ready() via ocx.events.register_handler.
+# Apps append theirs in their AppConfig.ready() via activity_feed.publish.register_handler.
 OCX_EVENT_HANDLERS: list[str] = []
 
 # --- Registry ---------------------------------------------------------------------------------
@@ -278,14 +277,8 @@ OCX_INGEST_MAX_BATCH = env_int("OCX_INGEST_MAX_BATCH", 1000)
 # The public origin behind a TLS proxy (HubSpot signs the URI it called), e.g. https://ocx.example.com
 OCX_PUBLIC_BASE_URL = os.environ.get("OCX_PUBLIC_BASE_URL", "")
 
-# Periodic jobs; each app contributes its own in <app>/schedule.py (BEAT_SCHEDULE dict).
-CELERY_BEAT_SCHEDULE = {
-    "ocx.outbox.sweep": {
-        "task": "ocx.tasks.dispatch_outbox",
-        "schedule": timedelta(seconds=OUTBOX_SWEEP_INTERVAL),
-    },
-    "ocx.outbox.purge": {"task": "ocx.tasks.purge_outbox", "schedule": timedelta(hours=1)},
-}
+# Periodic jobs: each app contributes its own in <app>/schedule.py (BEAT_SCHEDULE dict).
+CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Channels -----------------------------------------------------------------------------------
 if REDIS_URL:

@@ -18,9 +18,9 @@ from django.utils.html import format_html
 from django_fsm import can_proceed
 from simple_history.admin import SimpleHistoryAdmin
 
-from ocx import errors
-from ocx.access import Perm, has_perm
-from ocx.admin_tenancy import ReadOnlyAdminMixin, TenantScopedAdminMixin
+from ocx.core import errors
+from ocx.core.access import Perm, has_perm
+from ocx.core.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from registry import services
 from registry.models import (
     CONTENT_FIELDS,
@@ -213,7 +213,7 @@ ACTIONS = {
 
 
 def _deploy_tenants(user):
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     tenants = Tenant.objects.all() if user.is_superuser else Tenant.objects.filter(memberships__user=user)
     return tenants.filter(pk__in=[t.pk for t in tenants if has_perm(user, t, Perm.DEPLOY_ACTIVITY)])

@@ -7,9 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import status
 from rest_framework.response import Response
 
-from ocx import errors
-from ocx.api.pagination import PageNumberPagination
-from ocx.api.views import TenantAPIView
+from ocx.core import errors
+from ocx.core.api.pagination import PageNumberPagination
+from ocx.core.api.views import TenantAPIView
 from registry import selectors, services
 from registry.models import ActivityStatus, ApprovalType, Environment
 from registry.serializers import (

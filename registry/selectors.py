@@ -6,7 +6,7 @@ from __future__ import annotations
 import semver
 from django.db.models import Exists, OuterRef, QuerySet
 
-from ocx import errors
+from ocx.core import errors
 from registry.models import (
     Activity,
     ActivityConflict,

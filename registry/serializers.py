@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ocx.api.serializers import InputSerializer
+from ocx.core.api.serializers import InputSerializer
 from registry.models import (
     Activity,
     ActivityConflict,

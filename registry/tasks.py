@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from ocx.audit import acting_as
+from ocx.core.audit import acting_as
 
 
 @shared_task(name="registry.activate_due_deployments", acks_late=True)

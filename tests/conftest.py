@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from ocx.access import Role
+from ocx.core.access import Role
 from tests.factories import TenantFactory, member, token_for
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -109,7 +109,7 @@ def _flush_past_guard_triggers():
     triggers refuse (as they should for everyone else). Flush with the guard lifted."""
     from django.test import testcases
 
-    from ocx.db import triggers_bypassed
+    from ocx.core.db import triggers_bypassed
 
     original = testcases.TransactionTestCase._fixture_teardown
 
@@ -128,7 +128,7 @@ def _no_dispatcher_wake_left_over():
     the next test's commits would then not enqueue one. Start every test without it."""
     from django.core.cache import cache
 
-    from ocx.outbox import WAKE_KEY
+    from activity_feed.outbox import WAKE_KEY
 
     cache.delete(WAKE_KEY)
     yield

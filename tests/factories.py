@@ -7,8 +7,8 @@ import factory
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from ocx.access import Role
-from ocx.models import Membership, Tenant
+from ocx.core.access import Role
+from ocx.core.models import Membership, Tenant
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

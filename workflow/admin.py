@@ -11,8 +11,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from ocx import errors
-from ocx.admin_tenancy import SystemRecordAdminMixin, TenantScopedAdminMixin
+from ocx.core import errors
+from ocx.core.admin import SystemRecordAdminMixin, TenantScopedAdminMixin
 from workflow import fsm, services
 from workflow.models import (
     ActionPlan,

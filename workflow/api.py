@@ -11,10 +11,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ocx import errors
-from ocx.access import Perm
-from ocx.api.pagination import LimitPagination
-from ocx.api.views import TenantAPIView
+from ocx.core import errors
+from ocx.core.access import Perm
+from ocx.core.api.pagination import LimitPagination
+from ocx.core.api.views import TenantAPIView
 from workflow import fsm, selectors, services
 from workflow.models import ActionPlan, Task
 from workflow.serializers import (

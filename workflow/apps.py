@@ -8,12 +8,13 @@ class WorkflowConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from ocx import events, metrics
+        from activity_feed.services import register_handler
+        from ocx.core.metrics import register_collector
         from workflow.automation.dispatcher import forget_trigger_patterns, handle_event
         from workflow.metrics import WorkflowCollector
         from workflow.models import AutomationTrigger
 
-        events.register_handler(handle_event)
+        register_handler(handle_event)
         for signal in (post_save, post_delete):
             signal.connect(forget_trigger_patterns, sender=AutomationTrigger, dispatch_uid=f"ocx_triggers_{signal}")
-        metrics.register_collector(WorkflowCollector())
+        register_collector(WorkflowCollector())

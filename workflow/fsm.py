@@ -76,7 +76,7 @@ def transition_method(instance, *, target: str, entity_type: str, metric_label: 
     that failed). Shared by every workflow service that moves an entity."""
     from django_fsm import can_proceed
 
-    from ocx import errors
+    from ocx.core import errors
     from workflow.metrics import TRANSITIONS
 
     source = getattr(instance, state_field(type(instance)).attname)

@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from ocx.audit import History
-from ocx.models import TenantScopedModel
+from ocx.core.audit import History
+from ocx.core.models import TenantScopedModel
 
 
 class TaskState(models.TextChoices):

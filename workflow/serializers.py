@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ocx.api.serializers import InputSerializer
+from ocx.core.api.serializers import InputSerializer
 from workflow import fsm
 from workflow.models import ActionPlan, SLARecord, Task, TaskPriority
 

@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from activity_feed.services import Draft
 from activity_feed.titles import title_for
-from ocx import errors
+from ocx.core import errors
 
 
 def _bad(message: str, index: int | None = None, **details) -> errors.ValidationError:

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import time
 
-from ocx import errors
+from ocx.core import errors
 
 TOLERANCE_SECONDS = 5 * 60
 

@@ -23,9 +23,9 @@ from activity_feed import services
 from activity_feed.ingest import normalizers, signatures
 from activity_feed.models import IngestionKind, IngestionSource
 from activity_feed.ratelimit import check_rate
-from ocx import errors
-from ocx.access import Perm, has_perm
-from ocx.tenancy import resolve_request_tenant
+from ocx.core import errors
+from ocx.core.access import Perm, has_perm
+from ocx.core.tenancy import resolve_request_tenant
 
 IngestResult = inline_serializer(
     "IngestResult",
@@ -132,7 +132,7 @@ class SalesforceIngestView(IngestView):
     """Salesforce CDC / Platform Events forwarded by a relay: signed with Standard Webhooks
     headers and the source's secret, or sent with an OCX token (CREATE_EVENT)."""
 
-    from ocx.api.authentication import TokenAuthentication
+    from ocx.core.api.authentication import TokenAuthentication
 
     authentication_classes = [TokenAuthentication]
 

@@ -3,7 +3,7 @@ of an event that has not expired (the retention purge deletes expired ones only)
 
 from django.db import migrations
 
-from ocx.db import VendorRunSQL
+from ocx.core.db import VendorRunSQL
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION ocx_activity_events_append_only() RETURNS trigger AS $$
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
             sqlite=[
                 "CREATE TRIGGER activity_events_no_update BEFORE UPDATE ON activity_events "
                 "WHEN ocx_guard() = 1 BEGIN SELECT RAISE(ABORT, 'activity_events is immutable: events cannot be updated'); END;",
-                # ocx_guard() is registered on every Django connection (ocx.db); see there.
+                # ocx_guard() is registered on every Django connection (ocx.core.db); see there.
                 # Django stores datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text, which compares
                 # correctly with datetime('now') as text.
                 "CREATE TRIGGER activity_events_no_delete BEFORE DELETE ON activity_events "

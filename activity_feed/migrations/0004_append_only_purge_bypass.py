@@ -11,7 +11,7 @@
 
 from django.db import migrations
 
-from ocx.db import VendorRunSQL
+from ocx.core.db import VendorRunSQL
 
 CONTENT = (
     "id", "tenant_id", "event_id", "type", "source", "status", "priority", "source_system",
@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 "DROP TRIGGER IF EXISTS activity_events_no_delete;",
                 f"CREATE TRIGGER activity_events_no_update BEFORE UPDATE OF {SQLITE_COLUMNS} ON activity_events "
                 "WHEN ocx_guard() = 1 BEGIN SELECT RAISE(ABORT, 'activity_events is immutable: events cannot be updated'); END;",
-                # ocx_guard() (ocx.db) lifts every guard for test flushes; ocx_feed_purge()
+                # ocx_guard() (ocx.core.db) lifts every guard for test flushes; ocx_feed_purge()
                 # (activity_feed.db) is 1 only inside the retention purge.
                 "CREATE TRIGGER activity_events_no_delete BEFORE DELETE ON activity_events "
                 f"WHEN ocx_guard() = 1 AND NOT (ocx_feed_purge() = 1 AND OLD.expires_at IS NOT NULL AND OLD.expires_at <= {NOW}) "

@@ -11,7 +11,7 @@ from importlib import import_module
 import django.db.models.deletion
 from django.db import migrations, models
 
-from ocx.db import VendorRunSQL
+from ocx.core.db import VendorRunSQL
 
 _0004 = import_module("activity_feed.migrations.0004_append_only_purge_bypass")
 SQLITE_TRIGGERS = [

@@ -246,7 +246,7 @@ def bench_deep_pages(ctx, tenant) -> dict:
 def bench_fanout(ctx, tenant) -> dict:
     from django.db import transaction
 
-    from ocx.events import publish
+    from activity_feed.publish import publish
 
     subscribers = 100 if ctx.quick else 500
     count = 30 if ctx.quick else 100
@@ -385,7 +385,7 @@ async def _subscribe(args) -> dict:
 
 # --- entry points -------------------------------------------------------------------------------
 def run(ctx) -> dict:
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     tenant = Tenant.objects.get(slug="acme-corp")
     return {

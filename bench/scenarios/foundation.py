@@ -14,7 +14,7 @@ def _generate(target: int) -> int:
     from django.utils import timezone
 
     from activity_feed.models import ActivityEvent
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     acme = Tenant.objects.get(slug="acme-corp")
     globex = Tenant.objects.get(slug="globex")

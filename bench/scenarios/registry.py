@@ -32,7 +32,7 @@ def _generate(n_activities: int, n_executions: int) -> str:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
     from registry.models import Activity
 
     acme = Tenant.objects.get(slug="acme-corp")

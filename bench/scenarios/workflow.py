@@ -54,7 +54,7 @@ def generate(total: int, open_count: int) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     tenant = Tenant.objects.get(slug="acme-corp")
     user = get_user_model().objects.get(username="acme-member")
@@ -189,7 +189,7 @@ def _load_tasks(n: int) -> list[int]:
     """``n`` fresh tasks in ``new`` (through the service, so each has its SLA record)."""
     from django.contrib.auth import get_user_model
 
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
     from workflow import services
 
     tenant = Tenant.objects.get(slug="acme-corp")

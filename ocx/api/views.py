@@ -1,4 +1,4 @@
-"""View bases: every API view resolves the request's tenant after authentication."""
+"""The project's own endpoints: token, caller, ping."""
 
 from __future__ import annotations
 
@@ -9,45 +9,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework.viewsets import GenericViewSet
 
-from ocx import errors
-from ocx.access import has_perm
-from ocx.api.serializers import InputSerializer
-from ocx.tenancy import resolve_request_tenant
-
-
-class TenantMixin:
-    """Sets ``request.tenant`` from the user's membership (``X-Tenant`` picks one).
-
-    ``tenant_queryset()`` gives the model's rows of that tenant only, so a viewset built on it
-    answers 404 for another tenant's row.
-    """
-
-    model = None
-    required_perm: str | None = None
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        request.tenant = resolve_request_tenant(request)
-        if self.required_perm and not has_perm(request.user, request.tenant, self.required_perm):
-            raise errors.PermissionDenied(details={"required_permission": self.required_perm})
-
-    def tenant_queryset(self):
-        return self.model.objects.for_tenant(self.request.tenant)
-
-    def require(self, perm: str) -> None:
-        if not has_perm(self.request.user, self.request.tenant, perm):
-            raise errors.PermissionDenied(details={"required_permission": perm})
-
-
-class TenantAPIView(TenantMixin, APIView):
-    pass
-
-
-class TenantViewSet(TenantMixin, GenericViewSet):
-    def get_queryset(self):
-        return self.tenant_queryset()
+from ocx.core import errors
+from ocx.core.api.serializers import InputSerializer
+from ocx.core.api.views import TenantAPIView
 
 
 class TokenInput(InputSerializer):
@@ -83,7 +48,7 @@ class MeView(TenantAPIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        from ocx.access import ROLE_PERMISSIONS, role_in
+        from ocx.core.access import ROLE_PERMISSIONS, role_in
 
         role = role_in(request.user, request.tenant)
         perms = sorted(ROLE_PERMISSIONS.get(role, ())) if not request.user.is_superuser else ["*"]

@@ -4,7 +4,7 @@ an activity in APPROVED or a later status fails, and so does a DELETE of one. St
 
 from django.db import migrations
 
-from ocx.db import VendorRunSQL
+from ocx.core.db import VendorRunSQL
 
 FROZEN = "('APPROVED', 'DEPLOYED', 'ACTIVE', 'SUSPENDED', 'RETIRED')"
 CONTENT = ("name", "version", "ebcl_source", "owner", "authority", "description", "category", "tenant_id", "created_by_id")
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 "FOR EACH ROW EXECUTE FUNCTION ocx_activities_immutable();",
             ],
             sqlite=[
-                # ocx_guard() is registered on every Django connection (ocx.db).
+                # ocx_guard() is registered on every Django connection (ocx.core.db).
                 f"CREATE TRIGGER activities_immutable_update BEFORE UPDATE ON activities "
                 f"WHEN ocx_guard() = 1 AND OLD.status IN {FROZEN} AND ({SQLITE_CHANGED}) "
                 f"BEGIN SELECT RAISE(ABORT, 'activity content is immutable once approved; create a new version'); END;",

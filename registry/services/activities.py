@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ocx import errors
-from ocx.access import Perm, approve_perm_for, has_perm
-from ocx.audit import audited
+from ocx.core import errors
+from ocx.core.access import Perm, approve_perm_for, has_perm
+from ocx.core.audit import audited
 from registry.models import (
     CONTENT_FIELDS,
     Activity,

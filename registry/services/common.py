@@ -6,9 +6,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_fsm import can_proceed
 
-from ocx import errors
-from ocx.access import has_perm
-from ocx.events import publish
+from activity_feed.services import publish
+from ocx.core import errors
+from ocx.core.access import has_perm
 from registry.models import Activity
 
 

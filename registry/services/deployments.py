@@ -7,10 +7,10 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ocx import errors
-from ocx.access import Perm, has_perm
-from ocx.audit import audited
-from ocx.models import Tenant
+from ocx.core import errors
+from ocx.core.access import Perm, has_perm
+from ocx.core.audit import audited
+from ocx.core.models import Tenant
 from registry.models import (
     DEPLOYABLE_STATUSES,
     Activity,

@@ -9,9 +9,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from ocx import errors
-from ocx.access import Perm
-from ocx.audit import audited
+from ocx.core import errors
+from ocx.core.access import Perm
+from ocx.core.audit import audited
 from registry.models import (
     Activity,
     ActivityConflict,

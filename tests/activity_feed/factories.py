@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from activity_feed.models import IngestionSource
-from ocx.events import publish
+from activity_feed.publish import publish
 
 
 class IngestionSourceFactory(factory.django.DjangoModelFactory):

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from activity_feed.models import ActivityEvent, OutboxEvent
-from ocx.events import derive_idempotency_key
+from activity_feed.publish import derive_idempotency_key
 from tests.factories import token_for
 
 pytestmark = pytest.mark.django_db

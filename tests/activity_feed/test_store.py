@@ -9,7 +9,7 @@ from django.utils import timezone
 from activity_feed.models import ActivityEvent, EventRead, OutboxEvent
 from activity_feed.services import event_mark_read, events_purge_expired
 from activity_feed.tasks import purge_expired
-from ocx import errors
+from ocx.core import errors
 from tests.activity_feed.factories import event
 from tests.factories import member
 

@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from ocx.access import Role
-from ocx.events import publish
+from activity_feed.publish import publish
+from ocx.core.access import Role
 from tests.factories import member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -4,7 +4,7 @@ queue, decides the approval with a comment, and sees the activity approved."""
 import pytest
 from django.contrib.auth.models import Permission
 
-from ocx.access import Role
+from ocx.core.access import Role
 from registry import services
 from registry.models import ActivityStatus, ApprovalStatus
 from tests.browser.test_dashboard import login

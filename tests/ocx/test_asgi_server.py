@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from ocx.events import publish
+from activity_feed.publish import publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

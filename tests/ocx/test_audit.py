@@ -2,9 +2,9 @@
 
 import pytest
 
-from ocx.access import Role
-from ocx.audit import acting_as, current_actor
-from ocx.models import Membership
+from ocx.core.access import Role
+from ocx.core.audit import acting_as, current_actor
+from ocx.core.models import Membership
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

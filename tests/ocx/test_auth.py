@@ -100,7 +100,7 @@ def test_superuser_without_membership_still_authenticates_by_token(api_client_fo
 
 
 def test_token_authentication_reads_user_and_memberships_in_one_query(api_client_for, member_user, other_tenant):
-    from ocx.access import Role
+    from ocx.core.access import Role
     from tests.factories import MembershipFactory
 
     MembershipFactory(user=member_user, tenant=other_tenant, role=Role.ADMIN)

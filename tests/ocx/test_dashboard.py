@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from ocx.access import Role
+from ocx.core.access import Role
 from registry import services
 from tests.factories import member
 

@@ -78,8 +78,8 @@ def test_method_not_allowed_is_in_the_envelope(admin_api):
 
 
 def test_application_error_renders_its_status_code_and_details():
-    from ocx import errors
-    from ocx.api.exceptions import exception_handler
+    from ocx.core import errors
+    from ocx.core.api.exceptions import exception_handler
 
     response = exception_handler(
         errors.InvalidTransition(current_state="in_progress", target_state="new", entity_type="Task"), {}
@@ -95,8 +95,8 @@ def test_application_error_renders_its_status_code_and_details():
 
 
 def test_rate_limited_error_sets_retry_after():
-    from ocx import errors
-    from ocx.api.exceptions import exception_handler
+    from ocx.core import errors
+    from ocx.core.api.exceptions import exception_handler
 
     response = exception_handler(errors.RateLimited(retry_after=7), {})
 

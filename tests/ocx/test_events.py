@@ -6,8 +6,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from activity_feed.models import ActivityEvent, OutboxEvent, OutboxStatus
-from ocx import errors
-from ocx.events import publish
+from activity_feed.publish import publish
+from ocx.core import errors
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_publish_rolls_back_with_its_transaction(tenant):
 
 
 def test_publish_pushes_only_after_commit(tenant, django_capture_on_commit_callbacks):
-    with mock.patch("ocx.events.push_live") as push:
+    with mock.patch("activity_feed.publish.push_live") as push:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             with transaction.atomic():
                 publish(tenant=tenant, type="registry.activity.approved")
@@ -47,7 +47,7 @@ def test_publish_pushes_only_after_commit(tenant, django_capture_on_commit_callb
 
 
 def test_rolled_back_publish_is_never_pushed(tenant, django_capture_on_commit_callbacks):
-    with mock.patch("ocx.events.push_live") as push:
+    with mock.patch("activity_feed.publish.push_live") as push:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             try:
                 with transaction.atomic():

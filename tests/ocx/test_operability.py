@@ -44,7 +44,7 @@ def test_health_is_503_when_the_broker_is_down(client):
 
 
 def test_metrics_expose_requests_celery_and_outbox_backlog(client, tenant):
-    from ocx.events import publish
+    from activity_feed.publish import publish
 
     publish(tenant=tenant, type="x.y.z")
     client.get("/health")
@@ -89,7 +89,7 @@ def test_dashboard_requires_login(client):
 
 
 def test_dashboard_shows_the_tenants_events(client, member_user, tenant, other_tenant):
-    from ocx.events import publish
+    from activity_feed.publish import publish
 
     publish(tenant=tenant, type="x.y.z", title="acme visible")
     publish(tenant=other_tenant, type="x.y.z", title="globex hidden")

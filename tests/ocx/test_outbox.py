@@ -9,10 +9,10 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from activity_feed import publish as events
 from activity_feed.models import OutboxEvent, OutboxStatus
-from ocx import events
-from ocx.events import publish
-from ocx.outbox import outbox_claim, outbox_dispatch
+from activity_feed.outbox import outbox_claim, outbox_dispatch
+from activity_feed.publish import publish
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_two_concurrent_workers_process_each_event_exactly_once(tenant):
             seen.append(event.pk)
 
     # given 200 committed events that nobody has dispatched yet
-    with mock.patch("ocx.events.after_commit"):
+    with mock.patch("activity_feed.publish.after_commit"):
         created = [publish(tenant=tenant, type="x.y.bulk").pk for _ in range(200)]
     events._handlers.append(handler)
     barrier = threading.Barrier(2)
@@ -156,9 +156,9 @@ def test_two_concurrent_workers_process_each_event_exactly_once(tenant):
 
 
 def test_wake_enqueues_one_dispatcher_until_it_clears_the_flag():
-    from ocx.outbox import outbox_wake, outbox_woken
+    from activity_feed.outbox import outbox_wake, outbox_woken
 
-    with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
+    with mock.patch("activity_feed.tasks.dispatch_outbox.delay") as delay:
         first, second = outbox_wake(), outbox_wake()
         outbox_woken()  # the dispatcher is past its last claim: later commits need a new one
         third = outbox_wake()
@@ -168,7 +168,7 @@ def test_wake_enqueues_one_dispatcher_until_it_clears_the_flag():
 
 
 def test_commits_in_a_row_enqueue_a_single_dispatcher(tenant, django_capture_on_commit_callbacks):
-    with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
+    with mock.patch("activity_feed.tasks.dispatch_outbox.delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
             for i in range(5):
                 publish(tenant=tenant, type="test.thing.happened", entity_id=i)
@@ -177,7 +177,7 @@ def test_commits_in_a_row_enqueue_a_single_dispatcher(tenant, django_capture_on_
 
 
 def test_purge_deletes_only_rows_done_before_the_retention(tenant):
-    from ocx.outbox import outbox_purge_done
+    from activity_feed.outbox import outbox_purge_done
 
     old, recent, pending = (publish(tenant=tenant, type="test.thing.happened", entity_id=i) for i in range(3))
     now = timezone.now()
@@ -199,7 +199,7 @@ def test_purge_deletes_only_rows_done_before_the_retention(tenant):
 def test_lingering_dispatcher_takes_commits_that_follow_without_a_new_wake(tenant, recorded):
     from django.core.cache import cache
 
-    from ocx.outbox import WAKE_KEY, outbox_run, outbox_wake
+    from activity_feed.outbox import WAKE_KEY, outbox_run, outbox_wake
 
     first = publish(tenant=tenant, type="x.y.first")
     later, wakes_while_lingering = [], []
@@ -209,12 +209,12 @@ def test_lingering_dispatcher_takes_commits_that_follow_without_a_new_wake(tenan
         # a commit arrives while the dispatcher lingers: it finds the flag set, enqueues nothing
         if not later:
             later.append(publish(tenant=tenant, type="x.y.later"))
-            with mock.patch("ocx.tasks.dispatch_outbox.delay") as delay:
+            with mock.patch("activity_feed.tasks.dispatch_outbox.delay") as delay:
                 wakes_while_lingering.append(outbox_wake() or delay.called)
         real_sleep(seconds)
 
     cache.set(WAKE_KEY, 1)  # set by the commit that woke this dispatcher
-    with mock.patch("ocx.outbox.time.sleep", poll_pause):
+    with mock.patch("activity_feed.outbox.time.sleep", poll_pause):
         result = outbox_run(linger=0.2)
 
     assert recorded == [first.pk, later[0].pk]
@@ -227,10 +227,10 @@ def test_lingering_dispatcher_takes_commits_that_follow_without_a_new_wake(tenan
 def test_dispatcher_clears_the_wake_flag_even_when_a_claim_fails(tenant):
     from django.core.cache import cache
 
-    from ocx.outbox import WAKE_KEY, outbox_run
+    from activity_feed.outbox import WAKE_KEY, outbox_run
 
     cache.set(WAKE_KEY, 1)
-    with mock.patch("ocx.outbox.outbox_dispatch", side_effect=RuntimeError("database went away")):
+    with mock.patch("activity_feed.outbox.outbox_dispatch", side_effect=RuntimeError("database went away")):
         with pytest.raises(RuntimeError):
             outbox_run(linger=0.2)
 

@@ -3,9 +3,9 @@
 import pytest
 
 from activity_feed.models import ActivityEvent
-from ocx.access import Perm, Role, has_perm
-from ocx.events import publish
-from ocx.models import TenantScopeError
+from activity_feed.publish import publish
+from ocx.core.access import Perm, Role, has_perm
+from ocx.core.models import TenantScopeError
 from tests.factories import MembershipFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
+from activity_feed.publish import publish
 from ocx.asgi import application
-from ocx.events import publish
 from tests.factories import token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

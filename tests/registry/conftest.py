@@ -3,7 +3,7 @@ walks an activity to any status through the services (never by writing rows)."""
 
 import pytest
 
-from ocx.access import Role
+from ocx.core.access import Role
 from tests.factories import member
 from tests.registry.factories import RegistryWorld
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ocx import errors
-from ocx.access import Role
+from ocx.core import errors
+from ocx.core.access import Role
 from registry import selectors, services
 from registry.models import ActivityStatus, ApprovalStatus
 from tests.factories import member

@@ -8,8 +8,8 @@ import pytest
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
-from ocx import errors
-from ocx.access import Role
+from ocx.core import errors
+from ocx.core.access import Role
 from registry import services
 from registry.models import ActivityStatus as S
 from registry.models import Deployment, DeploymentStatus

@@ -4,7 +4,7 @@ a raw UPDATE or DELETE too (on SQLite and PostgreSQL alike)."""
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from ocx import errors
+from ocx.core import errors
 from registry import services
 from registry.models import ActivityStatus
 

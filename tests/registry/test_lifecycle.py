@@ -4,7 +4,7 @@ every transition through its service, every illegal move refused with INVALID_TR
 import pytest
 
 from activity_feed.models import ActivityEvent
-from ocx import errors
+from ocx.core import errors
 from registry import services
 from registry.models import ActivityStatus as S
 from registry.models import ApprovalStatus, DeploymentStatus

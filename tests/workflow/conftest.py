@@ -1,6 +1,6 @@
 import pytest
 
-from ocx.access import Role
+from ocx.core.access import Role
 from tests.factories import member
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocx.access import Role
+from ocx.core.access import Role
 from tests.factories import member
 from workflow import services
 from workflow.models import ActionPlan, Task

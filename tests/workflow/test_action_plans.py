@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from ocx import errors
+from ocx.core import errors
 from tests.workflow.factories import make_plan
 from workflow import services
 from workflow.models import ActionPlanState, StateTransition

@@ -212,7 +212,7 @@ def test_duplicate_sla_config_is_409(admin_api):
 
 
 def test_task_list_count_is_bounded_past_the_page_and_says_so(member_api, tenant, member_user, monkeypatch):
-    from ocx.api.pagination import LimitPagination
+    from ocx.core.api.pagination import LimitPagination
 
     monkeypatch.setattr(LimitPagination, "count_cap", 2)
     for _ in range(6):

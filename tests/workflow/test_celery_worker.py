@@ -124,7 +124,7 @@ def _sessions_opened() -> int:
 def _publish_committed(tenant, n: int) -> None:
     from django.db import transaction
 
-    from ocx import events
+    from activity_feed import publish as events
 
     with transaction.atomic():
         events.publish(tenant=tenant, type="test.worker.pinged", title=f"ping {n}", entity_type="ping", entity_id=n)

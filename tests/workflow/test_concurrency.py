@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from ocx import errors
+from ocx.core import errors
 from tests.workflow.factories import make_task
 from workflow import services
 from workflow.models import SLARecord, StateTransition

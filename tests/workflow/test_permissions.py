@@ -2,8 +2,8 @@
 
 import pytest
 
-from ocx import errors
-from ocx.access import Role
+from ocx.core import errors
+from ocx.core.access import Role
 from tests.factories import member
 from tests.workflow.factories import make_task
 from workflow import services
@@ -38,7 +38,7 @@ def test_other_member_is_denied(tenant, member_user, other_member):
 
 
 def test_creator_demoted_to_viewer_is_denied(tenant, member_user):
-    from ocx.models import Membership
+    from ocx.core.models import Membership
 
     task = make_task(tenant, creator=member_user)
     Membership.objects.filter(user=member_user).update(role=Role.VIEWER)

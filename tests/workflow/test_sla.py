@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from activity_feed.models import ActivityEvent
-from ocx import errors
+from ocx.core import errors
 from tests.workflow.factories import make_task, move
 from workflow import services
 from workflow.models import SLAConfig, SLARecord, SLAStatus

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 
 from activity_feed.models import ActivityEvent
-from ocx import errors
+from ocx.core import errors
 from tests.workflow.factories import make_plan, make_task, move
 from workflow import services
 from workflow.automation import predicates

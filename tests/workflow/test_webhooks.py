@@ -129,7 +129,7 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body():
 
 @pytest.mark.django_db
 def test_webhook_url_must_be_http(tenant):
-    from ocx import errors
+    from ocx.core import errors
 
     with pytest.raises(errors.ValidationError):
         _hook_trigger(tenant, "file:///etc/passwd")

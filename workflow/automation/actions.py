@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ocx import events
+from activity_feed.services import publish
 from workflow import conf
 from workflow.models import ActionPlan, Task, WebhookDelivery
 
@@ -104,7 +104,7 @@ def transition(*, trigger, event, data: dict, params: dict, index: int) -> dict:
 def emit_alert(*, trigger, event, data: dict, params: dict, index: int) -> dict:
     escalate = bool(params.get("escalate", False))
     message = render(params.get("message") or params["alert_type"], data)
-    alert = events.publish(
+    alert = publish(
         tenant=event.tenant_id,
         type="workflow.alert.raised",
         title=f"Alert: {message}"[:500],

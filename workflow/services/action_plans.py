@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from ocx import errors, events
-from ocx.access import Perm, has_perm
+from activity_feed.services import publish
+from ocx.core import errors
+from ocx.core.access import Perm, has_perm
 from workflow import fsm
 from workflow.metrics import TRANSITIONS
 from workflow.models import ActionPlan, ActionPlanState, StateTransition
@@ -44,7 +45,7 @@ def action_plan_create(*, tenant, actor, title: str, description: str = "", goal
             metadata=metadata or {},
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        events.publish(
+        publish(
             tenant=plan.tenant_id,
             type="workflow.action_plan.created",
             title=f"Action plan created: {plan.title}",
@@ -80,7 +81,7 @@ def action_plan_transition(
         now = timezone.now()
         method(at=now)
         plan.save(update_fields=["state", "activated_at", "archived_at", "updated_at"])
-        event = events.publish(
+        event = publish(
             tenant=plan.tenant_id,
             type=f"workflow.action_plan.{EVENT_VERBS[plan.state]}",
             title=f"Action plan {EVENT_VERBS[plan.state]}: {plan.title}",

@@ -18,8 +18,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ocx import errors
-from ocx.access import Perm, has_perm
+from ocx.core import errors
+from ocx.core.access import Perm, has_perm
 from workflow import conf
 from workflow.metrics import SLA_BREACHED
 from workflow.models import SLAConfig, SLARecord, SLAStatus, Task, TaskState

@@ -9,9 +9,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from ocx import errors, events
-from ocx.access import Perm, has_perm, is_tenant_admin
-from ocx.models import Membership
+from activity_feed.services import publish
+from ocx.core import errors
+from ocx.core.access import Perm, has_perm, is_tenant_admin
+from ocx.core.models import Membership
 from workflow import fsm
 from workflow.metrics import TRANSITIONS
 from workflow.models import ActionPlan, ActionPlanState, StateTransition, Task, TaskPriority
@@ -113,7 +114,7 @@ def task_create(
             metadata=metadata or {},
         )
         record = sla.sla_start(task=task, at=task.created_at)
-        events.publish(
+        publish(
             tenant=task.tenant_id,
             type="workflow.task.created",
             title=f"Task created: {task.title}",
@@ -171,7 +172,7 @@ def task_transition(
         sla_record = sla.sla_on_transition(task=task, source=source, target=task.state, at=now)
         if sla_record is not None:
             task.sla = sla_record  # the API answers with this object: no re-read
-        event = events.publish(
+        event = publish(
             tenant=task.tenant_id,
             type=f"workflow.task.{task.state}",
             title=f"Task {edge.label.lower()}: {task.title}",

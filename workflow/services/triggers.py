@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
-from ocx import errors
+from ocx.core import errors
 from workflow.automation.validation import validate_trigger_definition
 from workflow.models import AutomationTrigger
 

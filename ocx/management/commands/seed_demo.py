@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from ocx.access import Role
-from ocx.audit import acting_as
-from ocx.models import Membership, Tenant
+from ocx.core.access import Role
+from ocx.core.audit import acting_as
+from ocx.core.models import Membership, Tenant
 
 DEMO_PASSWORD = "ocx-demo"
 TENANTS = {"acme-corp": "Acme Corp", "globex": "Globex"}
@@ -74,7 +74,7 @@ class Command(BaseCommand):
 
     def _grant_admin_site_permissions(self, users):
         """Staff need model permissions to see admin pages; what they may *do* is still decided
-        per tenant by their role (ocx.access)."""
+        per tenant by their role (ocx.core.access)."""
         from django.contrib.auth.models import Group, Permission
 
         group, _ = Group.objects.get_or_create(name="ocx-staff")

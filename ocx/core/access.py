@@ -91,7 +91,7 @@ def approve_perm_for(approval_type: str) -> str:
 
 
 def _tenant_id_of(obj) -> int | None:
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     if obj is None:
         return None

@@ -12,7 +12,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from ocx import errors
+from ocx.core import errors
 
 logger = logging.getLogger(__name__)
 

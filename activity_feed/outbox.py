@@ -24,8 +24,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from activity_feed import metrics
 from activity_feed.models import ActivityEvent, OutboxEvent, OutboxStatus
-from ocx import events, metrics
+from activity_feed.publish import handlers
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def _settle_failure(row: OutboxEvent, claimer: str, error: str) -> str:
 
 def process_event(event: ActivityEvent) -> None:
     """Run every registered handler on one event; the first failure aborts (and is retried)."""
-    for handler in events.handlers():
+    for handler in handlers():
         handler(event)
 
 
@@ -215,7 +216,7 @@ def outbox_wake() -> bool:
     """Enqueue the dispatcher unless one is already queued or lingering."""
     from django.core.cache import cache
 
-    from ocx.tasks import dispatch_outbox
+    from activity_feed.tasks import dispatch_outbox
 
     if not cache.add(WAKE_KEY, 1, timeout=30):
         return False

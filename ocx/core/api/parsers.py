@@ -10,7 +10,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from ocx.errors import PayloadTooLarge
+from ocx.core.errors import PayloadTooLarge
 
 
 class BoundedJSONParser(JSONParser):

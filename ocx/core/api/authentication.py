@@ -11,13 +11,13 @@ TOKEN_SCHEMES = {"token", "bearer"}
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token authentication, with the user's memberships read in the same query: every
-    API request needs them next (``ocx.tenancy.resolve_tenant``), so a request costs one query
+    API request needs them next (``ocx.core.tenancy.resolve_tenant``), so a request costs one query
     for both instead of two. A key without a membership in an active tenant (a superuser, or a
     user of no tenant), an unknown key and an inactive user go through DRF's own lookup and
     answers, unchanged."""
 
     def authenticate_credentials(self, key):
-        from ocx.tenancy import active_memberships
+        from ocx.core.tenancy import active_memberships
 
         memberships = list(
             active_memberships(user__auth_token__key=key, user__is_active=True).select_related(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocx import errors
+from ocx.core import errors
 
 TENANT_HEADER = "HTTP_X_TENANT"
 
@@ -14,7 +14,7 @@ def resolve_tenant(user, wanted: str | None = None):
     without it the user's first membership is used. A tenant the user does not belong to is
     refused (403); a superuser may act in any tenant.
     """
-    from ocx.models import Tenant
+    from ocx.core.models import Tenant
 
     wanted = (wanted or "").strip()
     if user.is_superuser and wanted:
@@ -23,8 +23,8 @@ def resolve_tenant(user, wanted: str | None = None):
             raise errors.PermissionDenied(f"Unknown tenant '{wanted}'.", details={"tenant": wanted})
         return tenant
 
-    # One query serves both the tenant choice and the per-request role cache (ocx.access.role_in);
-    # token authentication has usually read the memberships already (ocx.api.authentication).
+    # One query serves both the tenant choice and the per-request role cache (ocx.core.access.role_in);
+    # token authentication has usually read the memberships already (ocx.core.api.authentication).
     memberships = getattr(user, "_ocx_memberships", None)
     if memberships is None:
         memberships = list(active_memberships(user=user))
@@ -47,7 +47,7 @@ def resolve_tenant(user, wanted: str | None = None):
 def active_memberships(**user_filter):
     """Memberships in active tenants, oldest first (the first is a user's default tenant), with
     their tenant; ``user_filter`` selects whose (``user=u``, ``user__auth_token__key=k``, …)."""
-    from ocx.models import Membership
+    from ocx.core.models import Membership
 
     return (
         Membership.objects.filter(tenant__is_active=True, **user_filter)

@@ -1,6 +1,6 @@
 """One error hierarchy for the whole product.
 
-Services raise these; the DRF exception handler (ocx.api.exceptions) renders them as
+Services raise these; the DRF exception handler (ocx.core.api.exceptions) renders them as
 ``{"success": false, "error_code", "message", "details"}`` and the admin shows ``message``.
 """
 

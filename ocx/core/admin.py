@@ -13,7 +13,7 @@ class TenantScopedAdminMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant" and not request.user.is_superuser:
-            from ocx.models import Tenant
+            from ocx.core.models import Tenant
 
             kwargs["queryset"] = Tenant.objects.filter(memberships__user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
