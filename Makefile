@@ -14,7 +14,7 @@ help:
 	@echo "make test             run the whole test suite (no services needed)"
 	@echo "make run-distributed  web + workers + beat against DATABASE_URL (PostgreSQL) and REDIS_URL"
 	@echo "make bench            run the benchmarks (needs PostgreSQL and Redis), results in bench/results/"
-	@echo "make lint             ruff"
+	@echo "make lint             ruff (lint + format check) and import-linter (the layer contracts)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,8 @@ test: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -134,7 +134,9 @@ def event_values(tenant_id: int, draft: Draft, *, now: datetime, actor=None) -> 
             "Event type must be namespaced, e.g. 'registry.activity.approved'.", details={"type": draft.type}
         )
     if draft.priority not in _PRIORITIES:
-        raise errors.ValidationError(f"Unknown priority '{draft.priority}'.", details={"priority": EventPriority.values})
+        raise errors.ValidationError(
+            f"Unknown priority '{draft.priority}'.", details={"priority": EventPriority.values}
+        )
     if draft.source not in _SOURCES:
         raise errors.ValidationError(f"Unknown source '{draft.source}'.", details={"source": EventSource.values})
     payload = validate_metadata(draft.payload)

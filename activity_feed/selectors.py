@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from activity_feed.filters import EventFilters
-from activity_feed.models import ActivityEvent, EventRead, ReadMarker
+from activity_feed.models import ActivityEvent, EventRead, OutboxEvent, ReadMarker
 from ocx.core import errors
 
 DEFAULT_PAGE_SIZE = 30
@@ -260,3 +260,14 @@ def unread_count(*, tenant, user, filters: EventFilters | None = None) -> int:
     state = read_state_get(tenant=tenant, user=user)
     qs = event_queryset(tenant=tenant, filters=filters)
     return filter_read(qs, tenant=tenant, user=user, state=state, read=False).count()
+
+
+def outbox_backlog(*, tenant) -> dict[str, int]:
+    """The tenant's outbox rows not yet done, by status (pending, processing, dead)."""
+    return dict(
+        OutboxEvent.objects.for_tenant(tenant)
+        .exclude(status="done")
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )

@@ -7,6 +7,7 @@ import semver
 from django.db.models import Exists, OuterRef, QuerySet
 
 from ocx.core import errors
+from ocx.core.db import get_or_404
 from registry.models import (
     Activity,
     ActivityConflict,
@@ -18,7 +19,6 @@ from registry.models import (
     Execution,
     ExecutionStats,
 )
-from registry.services.common import get_or_404
 
 
 def activity_list(*, tenant, filters: dict | None = None) -> QuerySet[Activity]:

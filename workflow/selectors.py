@@ -81,18 +81,12 @@ def _sla_figures(qs) -> dict:
 
 def workflow_stats(*, tenant) -> dict:
     """Seed 003's ``/stats``: tasks by state, SLA met/breached/at-risk, event processing."""
-    from activity_feed.models import OutboxEvent
+    from activity_feed.selectors import outbox_backlog
 
     tasks = dict(Task.objects.for_tenant(tenant).values_list("state").annotate(n=Count("id")).order_by())
     plans = dict(ActionPlan.objects.for_tenant(tenant).values_list("state").annotate(n=Count("id")).order_by())
     sla = _sla_figures(SLARecord.objects.for_tenant(tenant))
-    outbox = dict(
-        OutboxEvent.objects.for_tenant(tenant)
-        .exclude(status="done")
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    outbox = outbox_backlog(tenant=tenant)
     executions = dict(
         TriggerExecution.objects.for_tenant(tenant).values_list("status").annotate(n=Count("id")).order_by()
     )

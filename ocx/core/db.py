@@ -5,7 +5,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, migrations, router
+
+from ocx.core import errors
 
 
 class VendorRunSQL(migrations.RunPython):
@@ -43,6 +47,19 @@ class VendorRunSQL(migrations.RunPython):
                 "reverse_sqlite": self.reverse_sql["sqlite"],
             },
         )
+
+
+def get_or_404(queryset, what: str, **lookup):
+    """``queryset.get(**lookup)``, answering NOT_FOUND for a missing row, another tenant's row
+    and a malformed id alike, so existence never leaks (the one not-found rule of every app).
+    ``details`` name the lookup (``pk`` as ``id``); related objects in the lookup are left out."""
+    try:
+        return queryset.get(**lookup)
+    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError, DjangoValidationError):
+        details = {
+            ("id" if key == "pk" else key): str(value) for key, value in lookup.items() if not hasattr(value, "pk")
+        }
+        raise errors.NotFound(f"{what} not found.", details=details) from None
 
 
 def insert_unless_conflict(obj) -> bool:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ocx.core import errors
 from ocx.core.access import Perm, approve_perm_for, has_perm
 from ocx.core.audit import audited
+from ocx.core.db import get_or_404
 from registry.models import (
     CONTENT_FIELDS,
     Activity,
@@ -22,7 +23,6 @@ from registry.models import (
     VersionType,
 )
 from registry.services.common import (
-    get_or_404,
     lock_activity,
     publish_activity_event,
     publish_registry_event,

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django_fsm import can_proceed
 
 from activity_feed.services import publish
 from ocx.core import errors
 from ocx.core.access import has_perm
+from ocx.core.db import get_or_404
 from registry.models import Activity
 
 
 def require(actor, tenant, perm: str) -> None:
     if not has_perm(actor, tenant, perm):
         raise errors.PermissionDenied(details={"required_permission": perm})
-
-
-def get_or_404(queryset, what: str, **lookup):
-    """``queryset.get(**lookup)`` answering NOT_FOUND for a missing row, another tenant's row and
-    a malformed id alike (so existence never leaks)."""
-    try:
-        return queryset.get(**lookup)
-    except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError):
-        raise errors.NotFound(
-            f"{what} not found.", details={k: str(v) for k, v in lookup.items() if k != "activity"}
-        ) from None
 
 
 def lock_activity(*, tenant, activity_id) -> Activity:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
 from ocx.core.audit import audited
+from ocx.core.db import get_or_404
 from ocx.core.models import Tenant
 from registry.models import (
     DEPLOYABLE_STATUSES,
@@ -20,7 +21,6 @@ from registry.models import (
     Environment,
 )
 from registry.services.common import (
-    get_or_404,
     lock_activity,
     publish_activity_event,
     publish_registry_event,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ocx.core import errors
 from ocx.core.access import Perm
 from ocx.core.audit import audited
+from ocx.core.db import get_or_404
 from registry.models import (
     Activity,
     ActivityConflict,
@@ -22,7 +23,7 @@ from registry.models import (
     ExecutionOutcome,
     ExecutionStats,
 )
-from registry.services.common import get_or_404, publish_registry_event, require
+from registry.services.common import publish_registry_event, require
 
 
 def _activity(tenant, activity_id) -> Activity:

@@ -41,5 +41,3 @@ class TenantAPIView(TenantMixin, APIView):
 class TenantViewSet(TenantMixin, GenericViewSet):
     def get_queryset(self):
         return self.tenant_queryset()
-
-
