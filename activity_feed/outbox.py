@@ -1,8 +1,7 @@
 """The outbox dispatcher: claim a batch, run every handler on each event, settle each row.
 
-Claiming is a short transaction of its own (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL;
-SQLite serialises writers with BEGIN IMMEDIATE, so the same statement is a claim-by-update
-there). A claim is a lease: if the worker dies mid-batch, its rows are reclaimed once the lease
+Claiming is one statement (``ocx.core.db.claim_due_rows``: ``UPDATE … FROM (SELECT … FOR
+UPDATE SKIP LOCKED) RETURNING`` on PostgreSQL, a conditional claim-by-update on SQLite). A claim is a lease: if the worker dies mid-batch, its rows are reclaimed once the lease
 runs out, so no event is ever lost (handlers are idempotent: an event may be seen twice).
 Handlers run outside any claim transaction; a failure is retried with exponential backoff and
 the row is marked dead after ``OUTBOX_MAX_ATTEMPTS``.
@@ -20,13 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from activity_feed import metrics
 from activity_feed.models import ActivityEvent, OutboxEvent, OutboxStatus
 from activity_feed.publish import handlers
+from ocx.core.db import Due, claim_due_rows
 
 logger = logging.getLogger(__name__)
 
@@ -53,84 +51,35 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claimable(now):
-    return OutboxEvent.objects.all_tenants().filter(
-        Q(status=OutboxStatus.PENDING, available_at__lte=now) | Q(status=OutboxStatus.PROCESSING, locked_until__lt=now)
-    )
+# Each branch walks its own partial index IN INDEX ORDER (an ordered index scan, not the bitmap
+# scan an OR of both would get): an index scan marks the entries of rows that left the queue as
+# dead the first time it meets them, so until VACUUM removes them later claims skip them instead
+# of visiting their heap rows again (with an OR, every claim re-read every row settled since the
+# last VACUUM: ~15 ms per claim after 100k events). Statuses are literals so the planner matches
+# the partial indexes.
+_DUE = (
+    Due(where=f"status = '{OutboxStatus.PENDING}' AND available_at <= %(now)s", order="available_at, id"),
+    Due(where=f"status = '{OutboxStatus.PROCESSING}' AND locked_until < %(now)s", order="locked_until"),
+)
 
 
 def outbox_claim(*, claimer: str, batch_size: int | None = None) -> list[int]:
-    """Claim up to ``batch_size`` due rows for ``claimer``; another claimer never gets the same."""
-    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    """Claim up to ``batch_size`` due rows (pending and due, or leased by a claimer whose lease
+    ran out) for ``claimer``; another claimer never gets the same row."""
     now = timezone.now()
-    lease_until = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
-    if connection.vendor == "postgresql":
-        return _claim_postgresql(claimer, batch_size, now, lease_until)
-    with transaction.atomic():
-        ids = list(
-            _claimable(now).select_for_update(skip_locked=True).order_by("id").values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            return []
-        # The WHERE re-checks claimability: on SQLite (no row locks) this conditional update is
-        # what makes the claim exclusive.
-        OutboxEvent.objects.all_tenants().filter(id__in=ids).filter(
-            Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.PROCESSING, locked_until__lt=now)
-        ).update(
-            status=OutboxStatus.PROCESSING,
-            claimed_by=claimer,
-            locked_until=lease_until,
-            attempts=F("attempts") + 1,
-        )
-    return list(
-        OutboxEvent.objects.all_tenants()
-        .filter(id__in=ids, claimed_by=claimer, status=OutboxStatus.PROCESSING)
-        .order_by("id")
-        .values_list("id", flat=True)
+    rows = claim_due_rows(
+        OutboxEvent,
+        due=_DUE,
+        set_sql=f"status = '{OutboxStatus.PROCESSING}', claimed_by = %(claimer)s, "
+        "locked_until = %(lease_until)s, attempts = attempts + 1",
+        params={
+            "now": now,
+            "claimer": claimer,
+            "lease_until": now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+        },
+        limit=batch_size or settings.OUTBOX_BATCH_SIZE,
     )
-
-
-# One statement, one round trip: lock due rows (skipping rows another claimer holds) and lease
-# them. Each branch walks its own partial index IN INDEX ORDER (a plain index scan, not the
-# bitmap scan an OR of both would get): an index scan marks the entries of rows that left the
-# queue as dead the first time it meets them, so until VACUUM removes them, later claims skip
-# them instead of visiting their heap rows again (with an OR, every claim re-read every row
-# settled since the last VACUUM: ~15 ms per claim after 100k events).
-_CLAIM_SQL = f"""
-WITH due AS (
-    SELECT id FROM {OutboxEvent._meta.db_table}
-    WHERE status = %(pending)s AND available_at <= %(now)s
-    ORDER BY available_at, id LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), expired AS (
-    SELECT id FROM {OutboxEvent._meta.db_table}
-    WHERE status = %(processing)s AND locked_until < %(now)s
-    ORDER BY locked_until LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), picked AS (
-    SELECT id FROM due UNION ALL SELECT id FROM expired LIMIT %(limit)s
-)
-UPDATE {OutboxEvent._meta.db_table} AS row
-SET status = %(processing)s, claimed_by = %(claimer)s, locked_until = %(lease_until)s, attempts = row.attempts + 1
-FROM picked WHERE row.id = picked.id
-RETURNING row.id
-"""
-
-
-def _claim_postgresql(claimer: str, batch_size: int, now, lease_until) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL,
-            {
-                "pending": OutboxStatus.PENDING,
-                "processing": OutboxStatus.PROCESSING,
-                "now": now,
-                "limit": batch_size,
-                "claimer": claimer,
-                "lease_until": lease_until,
-            },
-        )
-        return sorted(row[0] for row in cursor.fetchall())
+    return sorted(row[0] for row in rows)
 
 
 def _settle_successes(row_ids: list[int], claimer: str) -> int:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, migrations, router
+from django.utils import timezone
 
 from ocx.core import errors
 
@@ -92,11 +96,6 @@ def insert_unless_conflict(obj) -> bool:
     return True
 
 
-def lock_in_pk_order(queryset):
-    """``SELECT … FOR UPDATE`` rows in primary-key order, so two services never deadlock."""
-    return list(queryset.select_for_update().order_by("pk"))
-
-
 # --- Guard triggers on SQLite -------------------------------------------------------------
 # SQLite has no session settings, so OCX's guard triggers call ``ocx_guard()``, a function
 # registered on every Django connection: it returns 1 (guard on) unless the current context is
@@ -123,3 +122,70 @@ def _guard() -> int:
 def install_sqlite_guard(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_function("ocx_guard", 0, _guard)
+
+
+# --- Claiming due rows ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Due:
+    """One way a row is due: an SQL condition and the order to take such rows in (the order of
+    the partial index that serves the condition, so each branch is an ordered index scan)."""
+
+    where: str
+    order: str
+
+
+def claim_due_rows(
+    model, *, due: Sequence[Due], set_sql: str, params: dict, limit: int, returning: Sequence[str] = ("id",)
+) -> list[tuple]:
+    """Claim up to ``limit`` due rows of ``model`` in one statement and return ``returning``
+    columns of the rows this call changed (the outbox, the SLA scan, run leases, engine timers).
+
+    PostgreSQL: ``WITH <branch> AS (SELECT id … ORDER BY … LIMIT n FOR UPDATE SKIP LOCKED) …
+    UPDATE … FROM (<branches> UNION ALL … LIMIT n) RETURNING …``: two concurrent claimers split
+    the rows instead of waiting for or doubling each other. SQLite (one writer at a time, BEGIN
+    IMMEDIATE): the same UPDATE with the due condition re-checked in its WHERE, so a row another
+    claimer took first is not taken again ("another process got there first").
+
+    ``due`` conditions and ``set_sql`` are SQL over the table's columns with ``%(name)s``
+    placeholders filled from ``params`` (datetimes are adapted for the database); ``limit`` is
+    passed as ``%(limit)s``. Returned datetimes are aware datetimes on both databases.
+    """
+    connection = connections[router.db_for_write(model)]
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    cols = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in returning)
+    branches = [f"SELECT {pk} FROM {table} WHERE {d.where} ORDER BY {d.order} LIMIT %(limit)s" for d in due]
+    if connection.vendor == "postgresql":
+        ctes = ", ".join(f"due_{i} AS ({sql} FOR UPDATE SKIP LOCKED)" for i, sql in enumerate(branches))
+        union = " UNION ALL ".join(f"SELECT {pk} FROM due_{i}" for i in range(len(branches)))
+        sql = (
+            f"WITH {ctes}, picked AS ({union} LIMIT %(limit)s) "
+            f"UPDATE {table} SET {set_sql} FROM picked WHERE {table}.{pk} = picked.{pk} "
+            f"RETURNING {', '.join(f'{table}.{c.strip()}' for c in cols.split(','))}"
+        )
+    else:
+        union = " UNION ALL ".join(f"SELECT {pk} FROM ({b})" for b in branches)
+        recheck = " OR ".join(f"({d.where})" for d in due)
+        sql = (
+            f"UPDATE {table} SET {set_sql} WHERE {pk} IN (SELECT {pk} FROM ({union}) LIMIT %(limit)s) "
+            f"AND ({recheck}) RETURNING {cols}"
+        )
+    adapt = connection.ops.adapt_datetimefield_value
+    bound = {k: adapt(v) if isinstance(v, datetime) else v for k, v in {**params, "limit": limit}.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, bound)
+        rows = cursor.fetchall()
+    datetime_columns = [
+        i for i, name in enumerate(returning) if model._meta.get_field(name).get_internal_type() == "DateTimeField"
+    ]
+    if not datetime_columns:
+        return rows
+    return [tuple(_aware(v) if i in datetime_columns else v for i, v in enumerate(row)) for row in rows]
+
+
+def _aware(value):
+    if isinstance(value, str):  # SQLite hands RETURNING timestamps back as text
+        value = datetime.fromisoformat(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value

@@ -1,10 +1,10 @@
 """SLA clocks: started with the task, paused while blocked, stopped on completion or cancellation,
 and the beat scan that marks breaches (and at-risk warnings) exactly once.
 
-The scan is set-based: one conditional ``UPDATE … WHERE status = 'running' AND due_at < now
-… RETURNING`` on a partial index claims the newly breached records (``FOR UPDATE SKIP LOCKED``
-on PostgreSQL, so two concurrent scans split the rows instead of both taking them; SQLite
-serialises writers). Only the rows an UPDATE returned get an event, so a breach is announced
+The scan is set-based: one claim (``ocx.core.db.claim_due_rows``: ``UPDATE … WHERE status =
+'running' AND due_at < now … RETURNING`` over a partial index, ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so two concurrent scans split the rows instead of both taking them) takes the newly
+breached records. Only the rows an UPDATE returned get an event, so a breach is announced
 once however many scans run.
 """
 
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
+from ocx.core.db import Due, claim_due_rows
 from workflow import conf
 from workflow.metrics import SLA_BREACHED
 from workflow.models import SLAConfig, SLARecord, SLAStatus, Task, TaskState
@@ -232,42 +233,16 @@ class ScanResult:
     at_risk: int = 0
 
 
-_CLAIM_SQL = {
-    "postgresql": """
-        UPDATE {table} SET {set_clause}
-        WHERE id IN (
-            SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT %s FOR UPDATE SKIP LOCKED
-        ) AND {where}
-        RETURNING id, tenant_id, task_id, due_at, target_minutes
-    """,
-    "sqlite": """
-        UPDATE {table} SET {set_clause}
-        WHERE id IN (SELECT id FROM {table} WHERE {where} ORDER BY {order} LIMIT %s) AND {where}
-        RETURNING id, tenant_id, task_id, due_at, target_minutes
-    """,
-}
-
-
-def _claim(
-    *, set_clause: str, where: str, order: str, params_set: list, params_where: list, limit: int
-) -> list[_BreachRow]:
-    sql = _CLAIM_SQL["postgresql" if connection.vendor == "postgresql" else "sqlite"].format(
-        table=SLARecord._meta.db_table, set_clause=set_clause, where=where, order=order
+def _claim(*, set_sql: str, where: str, order: str, now: datetime, limit: int) -> list[_BreachRow]:
+    rows = claim_due_rows(
+        SLARecord,
+        due=[Due(where=where, order=order)],
+        set_sql=set_sql,
+        params={"now": now},
+        limit=limit,
+        returning=("id", "tenant_id", "task_id", "due_at", "target_minutes"),
     )
-    adapt = connection.ops.adapt_datetimefield_value
-    params_set = [adapt(p) if isinstance(p, datetime) else p for p in params_set]
-    params_where = [adapt(p) if isinstance(p, datetime) else p for p in params_where]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params_set, *params_where, limit, *params_where])
-        rows = cursor.fetchall()
-    result = []
-    for record_id, tenant_id, task_id, due_at, target in rows:
-        if isinstance(due_at, str):  # SQLite hands RETURNING timestamps back as text
-            due_at = datetime.fromisoformat(due_at)
-        if timezone.is_naive(due_at):
-            due_at = timezone.make_aware(due_at, UTC)
-        result.append(_BreachRow(record_id, tenant_id, task_id, due_at, target))
-    return result
+    return [_BreachRow(*row) for row in rows]
 
 
 def _task_rows(task_ids: list[int]) -> dict[int, dict]:
@@ -351,22 +326,20 @@ def sla_scan(*, now: datetime | None = None, batch_size: int | None = None) -> S
     with transaction.atomic():
         breached = _claim(
             # Literal statuses (not parameters) so the planner matches the partial index.
-            set_clause="status = 'breached', breached_at = due_at",
-            where="status = 'running' AND due_at < %s",
+            set_sql="status = 'breached', breached_at = due_at",
+            where="status = 'running' AND due_at < %(now)s",
             order="due_at",
-            params_set=[],
-            params_where=[now],
+            now=now,
             limit=limit,
         )
         _announce(breached, now, kind="breached")
         result.breached = len(breached)
     with transaction.atomic():
         warned = _claim(
-            set_clause="at_risk_notified_at = %s",
-            where="status = 'running' AND at_risk_notified_at IS NULL AND at_risk_at < %s",
+            set_sql="at_risk_notified_at = %(now)s",
+            where="status = 'running' AND at_risk_notified_at IS NULL AND at_risk_at < %(now)s",
             order="at_risk_at",
-            params_set=[now],
-            params_where=[now],
+            now=now,
             limit=limit,
         )
         _announce(warned, now, kind="at_risk")
