@@ -25,7 +25,7 @@ from ocx.core import errors
 
 
 def max_batch() -> int:
-    return int(getattr(settings, "OCX_INGEST_MAX_BATCH", 1000))
+    return int(settings.OCX_INGEST_MAX_BATCH)
 
 
 @dataclass

@@ -35,11 +35,11 @@ RESYNC = "resync"
 
 
 def keepalive_seconds() -> float:
-    return float(getattr(settings, "OCX_STREAM_KEEPALIVE_SECONDS", 30))
+    return float(settings.OCX_STREAM_KEEPALIVE_SECONDS)
 
 
 def max_replay() -> int:
-    return int(getattr(settings, "OCX_STREAM_MAX_REPLAY", 10_000))
+    return int(settings.OCX_STREAM_MAX_REPLAY)
 
 
 def parse_last_id(value) -> int | None:

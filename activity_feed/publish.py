@@ -54,7 +54,7 @@ def register_handler(handler: Callable | str) -> None:
 
 
 def handlers() -> list[Callable]:
-    configured = [import_string(path) for path in getattr(settings, "OCX_EVENT_HANDLERS", [])]
+    configured = [import_string(path) for path in settings.OCX_EVENT_HANDLERS]
     return configured + [h for h in _handlers if h not in configured]
 
 

@@ -2,7 +2,7 @@
 
 A fixed window counter in Django's cache (Redis in distributed mode, so every web process
 shares it). Limits come from ``settings.OCX_FEED_RATE_LIMITS`` — ``{"create": (requests,
-seconds), "ingest": (requests, seconds)}`` — or the defaults below; ``None`` disables one.
+seconds), "ingest": (requests, seconds)}``, defaults in settings; ``None`` or absent: no limit.
 """
 
 from __future__ import annotations
@@ -14,15 +14,9 @@ from django.core.cache import cache
 
 from ocx.core import errors
 
-DEFAULT_LIMITS: dict[str, tuple[int, int] | None] = {
-    "create": (1200, 60),
-    "ingest": (600, 60),
-}
-
 
 def limit_for(scope: str) -> tuple[int, int] | None:
-    configured = getattr(settings, "OCX_FEED_RATE_LIMITS", None) or {}
-    return configured.get(scope, DEFAULT_LIMITS.get(scope))
+    return settings.OCX_FEED_RATE_LIMITS.get(scope)
 
 
 def check_rate(*, tenant, scope: str, cost: int = 1) -> None:

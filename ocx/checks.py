@@ -4,7 +4,7 @@ from django.core.checks import Warning, register
 
 @register()
 def secret_key_check(app_configs, **kwargs):
-    if getattr(settings, "USING_DEV_SECRET_KEY", False):
+    if settings.USING_DEV_SECRET_KEY:
         return [
             Warning(
                 "OCX_SECRET_KEY is not set: the development key is in use.",

@@ -4,43 +4,39 @@ Embedded mode (the default) needs nothing installed: SQLite under ``var/``, Cele
 in-memory broker inside the server process, an in-memory channel layer. Setting
 ``DATABASE_URL`` and ``REDIS_URL`` switches to the distributed mode (PostgreSQL, Redis broker,
 channels-redis) without any code change.
+
+Every environment variable is read here, once, through ``ocx.core.config.env`` (name, default,
+parser, accepted aliases); the rest of the code reads the Django settings below. The README's
+configuration tables list the same variables (``tests/ocx/test_config.py`` checks both ways).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
 
+from ocx.core.config import as_bool, as_list, env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("OCX_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = env("OCX_VAR_DIR", BASE_DIR / "var", Path)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
+DATABASE_URL = env("DATABASE_URL", "")
+REDIS_URL = env("REDIS_URL", "")
 OCX_MODE = "distributed" if (DATABASE_URL and REDIS_URL) else "embedded"
 
 _DEV_SECRET = "ocx-development-secret-key-do-not-use-in-production"
-SECRET_KEY = os.environ.get("OCX_SECRET_KEY", _DEV_SECRET)
-DEBUG = env_bool("OCX_DEBUG", False)
+SECRET_KEY = env("OCX_SECRET_KEY", _DEV_SECRET)
+DEBUG = env("OCX_DEBUG", False, as_bool)
 USING_DEV_SECRET_KEY = SECRET_KEY == _DEV_SECRET  # reported by the ocx.W001 system check
 
-ALLOWED_HOSTS = [h for h in os.environ.get("OCX_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("OCX_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+ALLOWED_HOSTS = env("OCX_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"], as_list)
+CSRF_TRUSTED_ORIGINS = env("OCX_CSRF_TRUSTED_ORIGINS", [], as_list)
+
+# `manage.py run_embedded` listens here (`make run`; the Procfile's uvicorn reads $PORT itself).
+OCX_HOST = env("OCX_HOST", "127.0.0.1", aliases=["HOST"])
+PORT = env("PORT", 8000, int)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -103,31 +99,41 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# Read whatever the database is, so every variable is declared (and checked) in every mode.
+_DB_POOL = env("OCX_DB_POOL", True, as_bool)
+_DB_POOL_MIN = env("OCX_DB_POOL_MIN", 2, int)
+_DB_POOL_MAX = env("OCX_DB_POOL_MAX", 20, int)
+_DB_POOL_TIMEOUT = env("OCX_DB_POOL_TIMEOUT", 10, int)
+_DB_PREPARE = env("OCX_DB_PREPARE", True, as_bool)
+_DB_PREPARE_THRESHOLD = env("OCX_DB_PREPARE_THRESHOLD", 5, int)
+_DB_CONN_MAX_AGE = env("OCX_DB_CONN_MAX_AGE", 60, int)
+_SQLITE_PATH = env("OCX_SQLITE_PATH", str(VAR_DIR / "ocx.sqlite3"))
+
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("OCX_DB_POOL", True):
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and _DB_POOL:
         # Under ASGI every request's sync code runs in a fresh thread, so Django's persistent
         # connections never get reused: a connection pool (psycopg_pool) does the job instead.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("OCX_DB_POOL_MIN", 2),
-            "max_size": env_int("OCX_DB_POOL_MAX", 20),
-            "timeout": env_int("OCX_DB_POOL_TIMEOUT", 10),
+            "min_size": _DB_POOL_MIN,
+            "max_size": _DB_POOL_MAX,
+            "timeout": _DB_POOL_TIMEOUT,
         }
-        if env_bool("OCX_DB_PREPARE", True):
+        if _DB_PREPARE:
             # Server-side parameter binding lets psycopg prepare a statement after it ran
             # `prepare_threshold` times on a connection: PostgreSQL then skips planning it
             # (-2.4 ms on an event page). Safe with this in-process pool; set OCX_DB_PREPARE=false
             # behind a transaction-mode pooler that cannot keep prepared statements.
             DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
-            DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int("OCX_DB_PREPARE_THRESHOLD", 5)
+            DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _DB_PREPARE_THRESHOLD
     else:
-        DATABASES["default"]["CONN_MAX_AGE"] = env_int("OCX_DB_CONN_MAX_AGE", 60)
+        DATABASES["default"]["CONN_MAX_AGE"] = _DB_CONN_MAX_AGE
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("OCX_SQLITE_PATH", str(VAR_DIR / "ocx.sqlite3")),
+            "NAME": _SQLITE_PATH,
             "OPTIONS": {
                 # IMMEDIATE takes the write lock at BEGIN, so claim-by-update and
                 # read-then-write services serialise instead of failing with "database is locked".
@@ -166,7 +172,7 @@ LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
 # Bodies above this many bytes are refused with a 400 in the error envelope (see ocx.core.api.parsers).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("OCX_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env("OCX_MAX_BODY_BYTES", 1024 * 1024, int)
 
 # --- REST framework ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -213,7 +219,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = env_bool("OCX_CELERY_EAGER", False)
+CELERY_TASK_ALWAYS_EAGER = env("OCX_CELERY_EAGER", False, as_bool)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
@@ -222,39 +228,51 @@ CELERY_TIMEZONE = "UTC"
 # (one per outbox event; measured: 1,263 sessions in 15 s of load, ~8 ms of worker CPU per
 # event). With a reuse count the fixup keeps the pool; ``ocx.celery`` instead returns the
 # task's connection to the pool after each task (and drops a broken one), as a request does.
-CELERY_DB_REUSE_MAX = env_int("OCX_CELERY_DB_REUSE_MAX", 10_000)
+CELERY_DB_REUSE_MAX = env("OCX_CELERY_DB_REUSE_MAX", 10_000, int)
 
-OUTBOX_BATCH_SIZE = env_int("OCX_OUTBOX_BATCH_SIZE", 100)
-OUTBOX_MAX_ATTEMPTS = env_int("OCX_OUTBOX_MAX_ATTEMPTS", 8)
-OUTBOX_BACKOFF_SECONDS = env_int("OCX_OUTBOX_BACKOFF_SECONDS", 2)
+OUTBOX_BATCH_SIZE = env("OCX_OUTBOX_BATCH_SIZE", 100, int)
+OUTBOX_MAX_ATTEMPTS = env("OCX_OUTBOX_MAX_ATTEMPTS", 8, int)
+OUTBOX_BACKOFF_SECONDS = env("OCX_OUTBOX_BACKOFF_SECONDS", 2, int)
 # A claimed row whose worker died is reclaimed after this lease runs out.
-OUTBOX_LEASE_SECONDS = env_int("OCX_OUTBOX_LEASE_SECONDS", 60)
-OUTBOX_SWEEP_INTERVAL = env_int("OCX_OUTBOX_SWEEP_INTERVAL", 5)
+OUTBOX_LEASE_SECONDS = env("OCX_OUTBOX_LEASE_SECONDS", 60, int)
+# The seed's WORKFLOW_WORKER_INTERVAL: workflow has no worker loop of its own, the outbox
+# sweep is what runs its automation.
+OUTBOX_SWEEP_INTERVAL = env("OCX_OUTBOX_SWEEP_INTERVAL", 5, int, aliases=["WORKFLOW_WORKER_INTERVAL"])
 # Done work-queue rows are deleted after this many hours (the events themselves stay).
-OUTBOX_RETENTION_HOURS = env_int("OCX_OUTBOX_RETENTION_HOURS", 24)
+OUTBOX_RETENTION_HOURS = env("OCX_OUTBOX_RETENTION_HOURS", 24, int)
 # A woken dispatcher keeps polling this long for the commits that follow (0: drain and stop).
-OUTBOX_LINGER_MS = env_int("OCX_OUTBOX_LINGER_MS", 500)
+OUTBOX_LINGER_MS = env("OCX_OUTBOX_LINGER_MS", 500, int)
 
 # Handlers the outbox dispatcher calls for every event, in order (each must be idempotent).
 # Apps append theirs in their AppConfig.ready() via activity_feed.publish.register_handler.
 OCX_EVENT_HANDLERS: list[str] = []
 
+
 # --- Registry ---------------------------------------------------------------------------------
+def _approval_types(raw: str) -> list[str]:
+    types = [t.upper() for t in as_list(raw)]
+    if not types:
+        raise ValueError("name at least one approval type")
+    return types
+
+
 # Approval types an activity needs before it is APPROVED (comma-separated; default all four).
-OCX_REGISTRY_REQUIRED_APPROVALS = [
-    t.strip().upper()
-    for t in os.environ.get("OCX_REGISTRY_REQUIRED_APPROVALS", "TECHNICAL,BUSINESS,COMPLIANCE,SECURITY").split(",")
-    if t.strip()
-]
+OCX_REGISTRY_REQUIRED_APPROVALS = env(
+    "OCX_REGISTRY_REQUIRED_APPROVALS", ["TECHNICAL", "BUSINESS", "COMPLIANCE", "SECURITY"], _approval_types
+)
 # How often beat activates deployments whose effective date has come (seconds).
-OCX_REGISTRY_ACTIVATION_INTERVAL = env_int("OCX_REGISTRY_ACTIVATION_INTERVAL", 30)
+OCX_REGISTRY_ACTIVATION_INTERVAL = env("OCX_REGISTRY_ACTIVATION_INTERVAL", 30, int)
 
 
 # --- Event spine (activity_feed) ---------------------------------------------------------------
+_DEFAULT_RATE_LIMITS: dict[str, tuple[int, int] | None] = {"create": (1200, 60), "ingest": (600, 60)}
+
+
 def _rate_limits(raw: str) -> dict[str, tuple[int, int] | None]:
-    """``create=1200/60,ingest=600/60`` (requests / seconds, per tenant); ``ingest=off`` disables."""
-    limits: dict[str, tuple[int, int] | None] = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
+    """``create=1200/60,ingest=600/60`` (requests / seconds, per tenant); ``ingest=off`` disables.
+    A scope left out keeps its default."""
+    limits = dict(_DEFAULT_RATE_LIMITS)
+    for part in as_list(raw):
         scope, _, value = part.partition("=")
         if value.strip().lower() in {"off", "none", "0"}:
             limits[scope.strip()] = None
@@ -264,18 +282,35 @@ def _rate_limits(raw: str) -> dict[str, tuple[int, int] | None]:
     return limits
 
 
-OCX_FEED_RATE_LIMITS = {"create": (1200, 60), "ingest": (600, 60)} | _rate_limits(
-    os.environ.get("OCX_FEED_RATE_LIMITS", "")
-)
-OCX_STREAM_KEEPALIVE_SECONDS = env_int("OCX_STREAM_KEEPALIVE_SECONDS", 30)
+OCX_FEED_RATE_LIMITS = env("OCX_FEED_RATE_LIMITS", _DEFAULT_RATE_LIMITS, _rate_limits)
+OCX_STREAM_KEEPALIVE_SECONDS = env("OCX_STREAM_KEEPALIVE_SECONDS", 30.0, float)
 # On SIGTERM the web server waits this long for open streams before closing them: an SSE stream
 # never ends by itself, so without a bound a restart would wait for ever. Clients reconnect with
 # Last-Event-ID / a cursor and miss nothing. (Procfile and `make run` pass it to uvicorn.)
-OCX_SHUTDOWN_GRACE_SECONDS = env_int("OCX_SHUTDOWN_GRACE_SECONDS", 10)
-OCX_STREAM_MAX_REPLAY = env_int("OCX_STREAM_MAX_REPLAY", 10_000)
-OCX_INGEST_MAX_BATCH = env_int("OCX_INGEST_MAX_BATCH", 1000)
+OCX_SHUTDOWN_GRACE_SECONDS = env("OCX_SHUTDOWN_GRACE_SECONDS", 10, int)
+OCX_STREAM_MAX_REPLAY = env("OCX_STREAM_MAX_REPLAY", 10_000, int)
+OCX_INGEST_MAX_BATCH = env("OCX_INGEST_MAX_BATCH", 1000, int)
 # The public origin behind a TLS proxy (HubSpot signs the URI it called), e.g. https://ocx.example.com
-OCX_PUBLIC_BASE_URL = os.environ.get("OCX_PUBLIC_BASE_URL", "")
+OCX_PUBLIC_BASE_URL = env("OCX_PUBLIC_BASE_URL", "")
+
+# --- Workflow (seed 003; the seed's names stay accepted as aliases) ----------------------------
+# false: automation triggers do not run (transitions and SLAs still work).
+WORKFLOW_ENABLED = env("OCX_WORKFLOW_ENABLED", True, as_bool, aliases=["WORKFLOW_ENABLED"])
+# Period of the beat job workflow.scan_sla (seconds).
+SLA_MONITOR_INTERVAL = env("OCX_SLA_MONITOR_INTERVAL", 60, int, aliases=["SLA_MONITOR_INTERVAL"])
+# Fraction of the SLA target after which a task is "at risk" (an SLAConfig may override it).
+SLA_AT_RISK_FRACTION = env("OCX_SLA_AT_RISK_FRACTION", 0.8, float, aliases=["SLA_AT_RISK_FRACTION"])
+# SLA records one scan statement marks at most.
+SLA_SCAN_BATCH = env("OCX_SLA_SCAN_BATCH", 1000, int, aliases=["SLA_SCAN_BATCH"])
+WORKFLOW_WEBHOOK_MAX_ATTEMPTS = env(
+    "OCX_WORKFLOW_WEBHOOK_MAX_ATTEMPTS", 5, int, aliases=["WORKFLOW_WEBHOOK_MAX_ATTEMPTS"]
+)
+WORKFLOW_WEBHOOK_BACKOFF_SECONDS = env(
+    "OCX_WORKFLOW_WEBHOOK_BACKOFF_SECONDS", 10, int, aliases=["WORKFLOW_WEBHOOK_BACKOFF_SECONDS"]
+)
+WORKFLOW_WEBHOOK_TIMEOUT = env("OCX_WORKFLOW_WEBHOOK_TIMEOUT", 10.0, float, aliases=["WORKFLOW_WEBHOOK_TIMEOUT"])
+# Signing secret of a webhook action that names none.
+WORKFLOW_WEBHOOK_SECRET = env("OCX_WORKFLOW_WEBHOOK_SECRET", "", aliases=["WORKFLOW_WEBHOOK_SECRET"])
 
 # Periodic jobs: each app contributes its own in <app>/schedule.py (BEAT_SCHEDULE dict).
 CELERY_BEAT_SCHEDULE: dict = {}
@@ -305,13 +340,15 @@ else:
 
 # --- Prometheus ---------------------------------------------------------------------------------
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# false: /metrics answers 404 (the counters are still collected in-process).
+METRICS_ENABLED = env("OCX_METRICS_ENABLED", True, as_bool, aliases=["METRICS_ENABLED"])
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("OCX_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env("OCX_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # The outbox sweep runs every few seconds; its per-run lines would drown everything else.

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -19,7 +20,7 @@ urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("dashboard/summary", dashboard.dashboard_summary, name="dashboard-summary"),
     path("health", health.health, name="health"),
-    path("", include("django_prometheus.urls")),
+    *([path("", include("django_prometheus.urls"))] if settings.METRICS_ENABLED else []),  # else /metrics is 404
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

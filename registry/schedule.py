@@ -3,6 +3,6 @@ from django.conf import settings
 BEAT_SCHEDULE = {
     "registry-activate-due-deployments": {
         "task": "registry.activate_due_deployments",
-        "schedule": float(getattr(settings, "OCX_REGISTRY_ACTIVATION_INTERVAL", 30)),
+        "schedule": float(settings.OCX_REGISTRY_ACTIVATION_INTERVAL),
     },
 }

@@ -1,56 +1,42 @@
-"""Workflow settings: read from Django settings, else the environment, else the default.
+"""Workflow settings, read from Django settings at call time (so overrides in tests apply).
 
-(``ocx/settings.py`` is shared; these names are the seed's configuration variables.)
+The values and their defaults are declared once, in ``ocx/settings.py`` (environment
+``OCX_WORKFLOW_ENABLED``, ``OCX_SLA_MONITOR_INTERVAL`` …, the seed's names accepted as aliases).
 """
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 
 
-def _value(name: str, default, cast):
-    if hasattr(settings, name):
-        return cast(getattr(settings, name))
-    raw = os.environ.get(name)
-    return cast(raw) if raw not in (None, "") else default
-
-
-def _bool(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
 def workflow_enabled() -> bool:
-    """WORKFLOW_ENABLED=false turns automation triggers off (transitions and SLAs still work)."""
-    return _value("WORKFLOW_ENABLED", True, _bool)
+    """False turns automation triggers off (transitions and SLAs still work)."""
+    return settings.WORKFLOW_ENABLED
 
 
 def sla_monitor_interval() -> int:
-    return _value("SLA_MONITOR_INTERVAL", 60, int)
+    return settings.SLA_MONITOR_INTERVAL
 
 
 def sla_at_risk_fraction() -> float:
-    return _value("SLA_AT_RISK_FRACTION", 0.8, float)
+    return settings.SLA_AT_RISK_FRACTION
 
 
 def sla_scan_batch() -> int:
-    return _value("SLA_SCAN_BATCH", 1000, int)
+    return settings.SLA_SCAN_BATCH
 
 
 def webhook_max_attempts() -> int:
-    return _value("WORKFLOW_WEBHOOK_MAX_ATTEMPTS", 5, int)
+    return settings.WORKFLOW_WEBHOOK_MAX_ATTEMPTS
 
 
 def webhook_backoff_seconds() -> int:
-    return _value("WORKFLOW_WEBHOOK_BACKOFF_SECONDS", 10, int)
+    return settings.WORKFLOW_WEBHOOK_BACKOFF_SECONDS
 
 
 def webhook_timeout_seconds() -> float:
-    return _value("WORKFLOW_WEBHOOK_TIMEOUT", 10.0, float)
+    return settings.WORKFLOW_WEBHOOK_TIMEOUT
 
 
 def webhook_default_secret() -> str:
-    return _value("WORKFLOW_WEBHOOK_SECRET", "", str)
+    return settings.WORKFLOW_WEBHOOK_SECRET

@@ -77,7 +77,7 @@ def _store(tenant, drafts) -> Response:
 
 def public_uri(request) -> str:
     """The URI the sender signed: behind a TLS proxy set ``OCX_PUBLIC_BASE_URL``."""
-    base = getattr(settings, "OCX_PUBLIC_BASE_URL", "")
+    base = settings.OCX_PUBLIC_BASE_URL
     return base.rstrip("/") + request.get_full_path() if base else request.build_absolute_uri()
 
 

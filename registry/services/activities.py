@@ -36,7 +36,7 @@ EDITABLE_FIELDS = frozenset(CONTENT_FIELDS)
 def required_approval_types() -> list[str]:
     """Approval types an activity needs before it is APPROVED (``OCX_REGISTRY_REQUIRED_APPROVALS``,
     default all four)."""
-    configured = getattr(settings, "OCX_REGISTRY_REQUIRED_APPROVALS", None) or ApprovalType.values
+    configured = settings.OCX_REGISTRY_REQUIRED_APPROVALS
     unknown = set(configured) - set(ApprovalType.values)
     if unknown:
         raise errors.ApplicationError(f"OCX_REGISTRY_REQUIRED_APPROVALS has unknown types: {sorted(unknown)}")

@@ -8,7 +8,6 @@ beat, then the worker.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 import uvicorn
@@ -23,8 +22,8 @@ class Command(BaseCommand):
     help = "Run OCX in embedded mode: ASGI server + Celery worker + Celery beat in one process."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=settings.OCX_HOST, help="default: OCX_HOST (alias HOST)")
+        parser.add_argument("--port", type=int, default=settings.PORT, help="default: PORT")
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker threads")
 
     def handle(self, *args, host, port, concurrency, **options):
