@@ -3,17 +3,13 @@ status columns and filters, triggers with predicate validation, SLA configs, his
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.db.models import Q
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.contrib import admin
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from ocx.core import errors
 from ocx.core.admin import SystemRecordAdminMixin, TenantScopedAdminMixin
-from workflow import fsm, services
+from ocx.core.admin_fsm import FSMTransitionAdminMixin
+from workflow import services
 from workflow.models import (
     ActionPlan,
     AutomationTrigger,
@@ -55,58 +51,11 @@ class SLAFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TransitionButtonsMixin:
-    """Buttons for the transitions allowed from the object's state; each posts to a view that
-    calls the service (permissions, guards, SLA, events: everything a person via the API gets)."""
-
-    change_form_template = "admin/workflow/transition_change_form.html"
-
-    def transition_service(self, request, obj, target: str):  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def get_urls(self):
-        info = self.model._meta.app_label, self.model._meta.model_name
-        return [
-            path(
-                "<path:object_id>/transition/<str:target>/",
-                self.admin_site.admin_view(self.transition_view),
-                name="{}_{}_transition".format(*info),
-            ),
-            *super().get_urls(),
-        ]
-
-    def transition_view(self, request, object_id, target):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
-        try:
-            self.transition_service(request, obj, target)
-            self.message_user(request, f"{obj} → {target}.", messages.SUCCESS)
-        except errors.ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        info = self.model._meta.app_label, self.model._meta.model_name
-        return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        obj = self.get_object(request, object_id)
-        if obj is not None:
-            info = self.model._meta.app_label, self.model._meta.model_name
-            extra_context["transition_buttons"] = [
-                {
-                    "label": edge.label,
-                    "source": edge.source,
-                    "target": edge.target,
-                    "url": reverse("admin:{}_{}_transition".format(*info), args=[obj.pk, edge.target]),
-                }
-                for edge in fsm.edges(self.model)
-                if edge.source == obj.state
-            ]
-        return super().change_view(request, object_id, form_url, extra_context)
-
-
 @admin.register(Task)
-class TaskAdmin(TransitionButtonsMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+class TaskAdmin(FSMTransitionAdminMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+    # Buttons from the transitions' ``custom`` (workflow.models.TASK_ADMIN): task_transition.
+    fsm_label_shows_target = True
+    fsm_entity_type = "Task"
     list_display = [
         "id",
         "title",
@@ -171,14 +120,11 @@ class TaskAdmin(TransitionButtonsMixin, TenantScopedAdminMixin, SimpleHistoryAdm
         obj.pk = created.pk
         obj._state.adding = False
 
-    def transition_service(self, request, obj, target):
-        services.task_transition(
-            tenant=obj.tenant, task_id=obj.pk, target_state=target, actor=request.user, notes="admin"
-        )
-
 
 @admin.register(ActionPlan)
-class ActionPlanAdmin(TransitionButtonsMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+class ActionPlanAdmin(FSMTransitionAdminMixin, TenantScopedAdminMixin, SimpleHistoryAdmin):
+    fsm_label_shows_target = True
+    fsm_entity_type = "ActionPlan"
     list_display = ["id", "title", "tenant", "state", "created_by", "created_at", "activated_at", "archived_at"]
     list_filter = ["state", "tenant"]
     search_fields = ["title", "description"]
@@ -196,20 +142,11 @@ class ActionPlanAdmin(TransitionButtonsMixin, TenantScopedAdminMixin, SimpleHist
         obj.pk = created.pk
         obj._state.adding = False
 
-    def transition_service(self, request, obj, target):
-        services.action_plan_transition(
-            tenant=obj.tenant, plan_id=obj.pk, target_state=target, actor=request.user, notes="admin"
-        )
-
 
 class GlobalOrTenantAdminMixin(TenantScopedAdminMixin):
-    """Configuration rows may be global (tenant NULL): only superusers see and edit those."""
-
-    def get_queryset(self, request):
-        qs = super(TenantScopedAdminMixin, self).get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(Q(tenant__memberships__user=request.user)).distinct()
+    """Configuration rows may be global (tenant NULL): only superusers see and edit those (the
+    base scoping keeps rows of the user's tenants, and NULL is none of them: the list, the
+    object pages, the history and the filters alike)."""
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

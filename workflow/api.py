@@ -11,11 +11,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ocx.core import errors
+from ocx.core import fsm
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.views import TenantAPIView
-from workflow import fsm, selectors, services
+from ocx.core.api.params import parse_int, parse_path_id
+from ocx.core.api.views import TenantAPIView, TenantHeaderPermission
+from workflow import selectors, services
 from workflow.models import ActionPlan, Task
 from workflow.serializers import (
     ActionPlanCreateInput,
@@ -42,16 +43,14 @@ ERRORS = {
 
 
 def _int_id(value, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise errors.NotFound(f"{name} not found.") from None
+    return parse_path_id(value, name=name)
 
 
 class TaskListView(TenantAPIView):
     """List the tenant's tasks (filters as the seed: state, task_type, limit) or create one."""
 
     pagination_class = LimitPagination
+    required_perms = {"POST": Perm.CREATE_TASK}
 
     @extend_schema(
         parameters=[
@@ -74,7 +73,7 @@ class TaskListView(TenantAPIView):
             task_type=params.get("task_type"),
             priority=params.get("priority"),
             assigned_to=params.get("assigned_to"),
-            action_plan_id=_int_id(plan, "Action plan") if plan else None,
+            action_plan_id=parse_int(plan, name="action_plan_id", minimum=1),
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -96,14 +95,14 @@ class TaskDetailView(TenantAPIView):
     @extend_schema(responses={200: TaskDetailOutput, 404: ERRORS[404]})
     def get(self, request, pk):
         task = selectors.task_get(tenant=request.tenant, task_id=_int_id(pk, "Task"))
-        if task is None:
-            raise errors.NotFound("Task not found.")
         transitions = selectors.task_transitions(tenant=request.tenant, task_id=task.pk)
         return Response(TaskDetailOutput(task, context={"transitions": transitions}).data)
 
 
 class TaskTransitionView(TenantAPIView):
     """Move a task to ``target_state`` (creator, assignee or admin; UPDATE_TASK)."""
+
+    required_perms = {"POST": Perm.UPDATE_TASK}
 
     @extend_schema(request=TransitionInput, responses={200: TaskTransitionResult, **ERRORS})
     def post(self, request, pk):
@@ -119,6 +118,8 @@ class TaskTransitionView(TenantAPIView):
 
 
 class ActionPlanListView(TenantAPIView):
+    required_perms = {"POST": Perm.CREATE_ACTION_PLAN}
+
     @extend_schema(parameters=[OpenApiParameter("state", str)], responses=ActionPlanOutput(many=True))
     def get(self, request):
         qs = selectors.action_plan_list(tenant=request.tenant, state=request.query_params.get("state"))
@@ -140,13 +141,12 @@ class ActionPlanDetailView(TenantAPIView):
     @extend_schema(responses={200: ActionPlanOutput, 404: ERRORS[404]})
     def get(self, request, pk):
         plan = selectors.action_plan_get(tenant=request.tenant, plan_id=_int_id(pk, "Action plan"))
-        if plan is None:
-            raise errors.NotFound("Action plan not found.")
         return Response(ActionPlanOutput(plan).data)
 
 
 class _PlanTransitionView(TenantAPIView):
     target_state = ""
+    required_perms = {"POST": Perm.ACTIVATE_ACTION_PLAN}
 
     @extend_schema(request=PlanTransitionInput, responses={200: ActionPlanTransitionResult, **ERRORS})
     def post(self, request, pk):
@@ -184,7 +184,7 @@ class MetadataView(APIView):
     Public (as in the seed's curl example): it describes the product, not any tenant's data.
     """
 
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, TenantHeaderPermission]
 
     @extend_schema(
         responses={200: inline_serializer("WorkflowMetadata", {"state_machines": serializers.DictField()})}, auth=[]
@@ -217,6 +217,11 @@ class MetadataView(APIView):
                     "workflow.action_plan.activated",
                     "workflow.action_plan.archived",
                     "workflow.alert.raised",
+                    "workflow.sla_config.created",
+                    "workflow.sla_config.updated",
+                    "workflow.sla_config.deleted",
+                    "workflow.trigger.created",
+                    "workflow.trigger.updated",
                 ],
             }
         )
@@ -247,8 +252,6 @@ class SLAConfigDetailView(TenantAPIView):
     @extend_schema(responses={200: SLAConfigOutput, 404: ERRORS[404]})
     def get(self, request, pk):
         config = selectors.sla_config_get(tenant=request.tenant, config_id=_int_id(pk, "SLA configuration"))
-        if config is None:
-            raise errors.NotFound("SLA configuration not found.")
         return Response(SLAConfigOutput(config).data)
 
     @extend_schema(request=SLAConfigUpdateInput, responses={200: SLAConfigOutput, **ERRORS})

@@ -1,10 +1,15 @@
 """Workflow orchestration (seed 003): Task and ActionPlan state machines, transition records,
 automation triggers and their executions, SLA configurations and records, webhook deliveries.
 
-The state machines are the django-fsm ``@transition`` methods below and nothing else: the API's
-``/metadata`` endpoint, the admin's buttons and the service that maps a ``target_state`` to a
-method all read them (see ``workflow.fsm``). Transition methods only change the object in memory;
-guards are pure functions of the row. Every write goes through ``workflow.services``.
+The state machines (tasks, action plans, SLA clocks) are the django-fsm ``@transition`` methods
+below and nothing else: the API's ``/metadata`` endpoint, the admin's buttons (their ``custom``
+``service`` / ``id_kwarg`` / ``target_kwarg``, see ``ocx.core.admin_fsm``) and the services,
+which move a row with ``ocx.core.fsm.fsm_transition``, all read them. Transition methods only
+change the object in memory; guards are pure functions of the row. Every write goes through
+``workflow.services``.
+
+Row locks follow ``lock_order`` (``ocx.core.locks``): an action plan (5) before a task (10) before
+its SLA clock (20).
 
 Global rows (``tenant`` NULL) exist for two kinds of configuration only: the seed's default SLA
 configurations and its built-in automation triggers, which apply to every tenant. A tenant row
@@ -12,6 +17,8 @@ for the same service area and task type overrides the global SLA default.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -45,6 +52,16 @@ class ActionPlanState(models.TextChoices):
 
 OPEN_TASK_STATES = (TaskState.NEW, TaskState.IN_PROGRESS, TaskState.BLOCKED)
 
+# What the admin's transition buttons call (ocx.core.admin_fsm): the same service as the API,
+# with the transition's target and "admin" as the notes.
+TASK_ADMIN = {
+    "service": "workflow.services.task_transition",
+    "id_kwarg": "task_id",
+    "target_kwarg": "target_state",
+    "arguments": {"notes": "admin"},
+}
+PLAN_ADMIN = {**TASK_ADMIN, "service": "workflow.services.action_plan_transition", "id_kwarg": "plan_id"}
+
 
 # --- guards (pure: they read the row, never write) ------------------------------------------
 def plan_not_archived(task: Task) -> bool:
@@ -60,6 +77,8 @@ def plan_has_goals(plan: ActionPlan) -> bool:
 
 
 class ActionPlan(FSMModelMixin, TenantScopedModel):
+    lock_order = 5  # before its tasks
+
     id = models.BigAutoField(primary_key=True)
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True, default="")
@@ -88,7 +107,7 @@ class ActionPlan(FSMModelMixin, TenantScopedModel):
         source=ActionPlanState.DRAFT,
         target=ActionPlanState.ACTIVE,
         conditions=[plan_has_goals],
-        custom={"label": "Activate plan"},
+        custom={"label": "Activate plan", **PLAN_ADMIN},
     )
     def activate(self, *, at=None):
         self.activated_at = at
@@ -97,19 +116,21 @@ class ActionPlan(FSMModelMixin, TenantScopedModel):
         field=state,
         source=ActionPlanState.DRAFT,
         target=ActionPlanState.ARCHIVED,
-        custom={"label": "Archive without activation"},
+        custom={"label": "Archive without activation", **PLAN_ADMIN},
     )
     @transition(
         field=state,
         source=ActionPlanState.ACTIVE,
         target=ActionPlanState.ARCHIVED,
-        custom={"label": "Complete or retire plan"},
+        custom={"label": "Complete or retire plan", **PLAN_ADMIN},
     )
     def archive(self, *, at=None):
         self.archived_at = at
 
 
 class Task(FSMModelMixin, TenantScopedModel):
+    lock_order = 10  # after its action plan, before its SLA clock
+
     id = models.BigAutoField(primary_key=True)
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True, default="")
@@ -154,14 +175,19 @@ class Task(FSMModelMixin, TenantScopedModel):
         source=TaskState.NEW,
         target=TaskState.IN_PROGRESS,
         conditions=[plan_not_archived],
-        custom={"label": "Start work"},
+        custom={"label": "Start work", **TASK_ADMIN},
     )
     def start(self, *, at=None):
         self.started_at = self.started_at or at
 
-    @transition(field=state, source=TaskState.NEW, target=TaskState.BLOCKED, custom={"label": "Issue identified"})
     @transition(
-        field=state, source=TaskState.IN_PROGRESS, target=TaskState.BLOCKED, custom={"label": "Issue encountered"}
+        field=state, source=TaskState.NEW, target=TaskState.BLOCKED, custom={"label": "Issue identified", **TASK_ADMIN}
+    )
+    @transition(
+        field=state,
+        source=TaskState.IN_PROGRESS,
+        target=TaskState.BLOCKED,
+        custom={"label": "Issue encountered", **TASK_ADMIN},
     )
     def block(self, *, at=None):
         pass
@@ -171,20 +197,35 @@ class Task(FSMModelMixin, TenantScopedModel):
         source=TaskState.BLOCKED,
         target=TaskState.IN_PROGRESS,
         conditions=[plan_not_archived],
-        custom={"label": "Issue resolved"},
+        custom={"label": "Issue resolved", **TASK_ADMIN},
     )
     def resume(self, *, at=None):
         self.started_at = self.started_at or at
 
     @transition(
-        field=state, source=TaskState.IN_PROGRESS, target=TaskState.COMPLETED, custom={"label": "Work finished"}
+        field=state,
+        source=TaskState.IN_PROGRESS,
+        target=TaskState.COMPLETED,
+        custom={"label": "Work finished", **TASK_ADMIN},
     )
     def complete(self, *, at=None):
         self.completed_at = at
 
-    @transition(field=state, source=TaskState.NEW, target=TaskState.CANCELLED, custom={"label": "Cancelled"})
-    @transition(field=state, source=TaskState.IN_PROGRESS, target=TaskState.CANCELLED, custom={"label": "Cancelled"})
-    @transition(field=state, source=TaskState.BLOCKED, target=TaskState.CANCELLED, custom={"label": "Cannot resolve"})
+    @transition(
+        field=state, source=TaskState.NEW, target=TaskState.CANCELLED, custom={"label": "Cancelled", **TASK_ADMIN}
+    )
+    @transition(
+        field=state,
+        source=TaskState.IN_PROGRESS,
+        target=TaskState.CANCELLED,
+        custom={"label": "Cancelled", **TASK_ADMIN},
+    )
+    @transition(
+        field=state,
+        source=TaskState.BLOCKED,
+        target=TaskState.CANCELLED,
+        custom={"label": "Cannot resolve", **TASK_ADMIN},
+    )
     def cancel(self, *, at=None):
         self.completed_at = at
 
@@ -269,18 +310,30 @@ class SLAStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class SLARecord(TenantScopedModel):
-    """The SLA clock of one task. ``due_at`` moves forward by the time spent blocked.
+class SLARecord(FSMModelMixin, TenantScopedModel):
+    """The SLA clock of one task, a state machine of its own (the transitions below), driven by
+    the task's transitions (``workflow.services.sla.sla_on_transition``): blocked pauses it,
+    leaving blocked resumes it (``due_at`` moves forward by the time spent blocked), completed
+    stops it (met, or breached if late), cancelled stops it without a verdict.
 
     ``breached`` is final: once the clock passed ``due_at`` while running (marked by the beat
     scan or at completion), the record stays breached; ``completed_at`` still records the end.
+
+    The one write of ``status`` outside these methods: the beat scan's claim
+    (``sla_scan`` → ``ocx.core.db.claim_due_rows``) is the ``breach`` transition applied in bulk,
+    one ``UPDATE … SET status = 'breached', breached_at = due_at WHERE status = 'running' AND
+    due_at < now`` over a partial index (same source, target and effect as ``breach()``), because
+    loading a million clocks to call the method on each would not fit the beat interval. Keep the
+    two in step.
     """
+
+    lock_order = 20  # after its task
 
     id = models.BigAutoField(primary_key=True)
     task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="sla")
     sla_config = models.ForeignKey(SLAConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     target_minutes = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=SLAStatus.choices, default=SLAStatus.RUNNING)
+    status = FSMField(max_length=16, choices=SLAStatus.choices, default=SLAStatus.RUNNING, protected=True)
     started_at = models.DateTimeField()
     due_at = models.DateTimeField()
     at_risk_at = models.DateTimeField()
@@ -314,6 +367,51 @@ class SLARecord(TenantScopedModel):
     def __str__(self) -> str:
         return f"SLA of task {self.task_id}: {self.status}"
 
+    # --- the clock's transitions (in memory only; the service saves them) --------------------
+    @transition(field=status, source=SLAStatus.RUNNING, target=SLAStatus.PAUSED, custom={"label": "Pause"})
+    def pause(self, *, at):
+        self.paused_at = at
+
+    @transition(field=status, source=SLAStatus.PAUSED, target=SLAStatus.RUNNING, custom={"label": "Resume"})
+    def resume(self, *, at):
+        self._unpause(at)
+
+    @transition(field=status, source=SLAStatus.RUNNING, target=SLAStatus.MET, custom={"label": "Met"})
+    def meet(self, *, at):
+        self.record_end(at=at)
+
+    @transition(field=status, source=SLAStatus.RUNNING, target=SLAStatus.BREACHED, custom={"label": "Breached"})
+    def breach(self, *, at=None):
+        """Past ``due_at`` while running; ``at``: the work ended then (a late completion the scan
+        had not reached yet). The scan applies this in bulk (see the class docstring)."""
+        self.breached_at = self.due_at
+        if at is not None:
+            self.record_end(at=at)
+
+    @transition(
+        field=status,
+        source=[SLAStatus.RUNNING, SLAStatus.PAUSED],
+        target=SLAStatus.CANCELLED,
+        custom={"label": "Cancelled"},
+    )
+    def cancel(self, *, at):
+        if self.status == SLAStatus.PAUSED:  # the method runs before the state changes
+            self._unpause(at)
+        self.record_end(at=at)
+
+    def record_end(self, *, at) -> None:
+        """When the work ended and how long the clock ran (blocked time excluded). Also recorded
+        on a breached clock, whose status no longer changes."""
+        self.completed_at = at
+        self.actual_minutes = round(max((at - self.started_at).total_seconds() - self.paused_seconds, 0) / 60, 2)
+
+    def _unpause(self, at) -> None:
+        paused = max(int((at - self.paused_at).total_seconds()), 0)
+        self.paused_seconds += paused
+        self.due_at += timedelta(seconds=paused)
+        self.at_risk_at += timedelta(seconds=paused)
+        self.paused_at = None
+
     @property
     def breached(self) -> bool:
         return self.status == SLAStatus.BREACHED
@@ -329,7 +427,7 @@ class AutomationTrigger(models.Model):
 
     ``event_type`` is an OCX event type (``workflow.task.completed``); a trailing ``*`` matches a
     prefix. ``predicate`` is a simpleeval expression over the event's data (validated when saved
-    and again before every evaluation, see ``workflow.predicates``); empty means always.
+    and again before every evaluation, see ``workflow.automation.predicates``); empty means always.
     ``actions`` is an ordered list of ``{"action_type": …, "parameters": {…}}``.
     """
 

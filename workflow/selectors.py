@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
+from ocx.core.db import get_or_404
 from workflow.models import (
     OPEN_TASK_STATES,
     ActionPlan,
@@ -37,8 +38,8 @@ def task_list(*, tenant, state: str | None = None, task_type: str | None = None,
     return qs.order_by("-created_at", "-id")
 
 
-def task_get(*, tenant, task_id) -> Task | None:
-    return task_list(tenant=tenant).filter(pk=task_id).first()
+def task_get(*, tenant, task_id) -> Task:
+    return get_or_404(task_list(tenant=tenant), "Task", pk=task_id)
 
 
 def task_transitions(*, tenant, task_id, limit: int = 50) -> list[StateTransition]:
@@ -57,8 +58,8 @@ def action_plan_list(*, tenant, state: str | None = None):
     return qs.order_by("-created_at", "-id")
 
 
-def action_plan_get(*, tenant, plan_id) -> ActionPlan | None:
-    return action_plan_list(tenant=tenant).filter(pk=plan_id).first()
+def action_plan_get(*, tenant, plan_id) -> ActionPlan:
+    return get_or_404(action_plan_list(tenant=tenant), "Action plan", pk=plan_id)
 
 
 def sla_config_list(*, tenant, active_only: bool = False):
@@ -69,8 +70,8 @@ def sla_config_list(*, tenant, active_only: bool = False):
     return qs.order_by("task_type", "service_area", "tenant_id", "id")
 
 
-def sla_config_get(*, tenant, config_id) -> SLAConfig | None:
-    return sla_config_list(tenant=tenant).filter(pk=config_id).first()
+def sla_config_get(*, tenant, config_id) -> SLAConfig:
+    return get_or_404(sla_config_list(tenant=tenant), "SLA configuration", pk=config_id)
 
 
 def _sla_figures(qs) -> dict:

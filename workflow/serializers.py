@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ocx.core import fsm
+from ocx.core.api.params import INT32_MAX, INT64_MAX
 from ocx.core.api.serializers import InputSerializer
-from workflow import fsm
 from workflow.models import ActionPlan, SLARecord, Task, TaskPriority
 
 
@@ -22,7 +23,7 @@ class TaskCreateInput(InputSerializer):
     )
     assigned_to = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text="Username")
     due_date = serializers.DateTimeField(required=False, allow_null=True)
-    action_plan_id = serializers.IntegerField(required=False, allow_null=True)
+    action_plan_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
     metadata = serializers.DictField(required=False, default=dict)
 
 
@@ -47,7 +48,7 @@ class ActionPlanCreateInput(InputSerializer):
 class SLAConfigInput(InputSerializer):
     service_area = serializers.CharField(max_length=64)
     task_type = serializers.CharField(max_length=64)
-    target_minutes = serializers.IntegerField(min_value=1)
+    target_minutes = serializers.IntegerField(min_value=1, max_value=INT32_MAX)
     active = serializers.BooleanField(required=False, default=True)
     at_risk_fraction = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=0.99)
 
@@ -55,7 +56,7 @@ class SLAConfigInput(InputSerializer):
 class SLAConfigUpdateInput(InputSerializer):
     service_area = serializers.CharField(max_length=64, required=False)
     task_type = serializers.CharField(max_length=64, required=False)
-    target_minutes = serializers.IntegerField(min_value=1, required=False)
+    target_minutes = serializers.IntegerField(min_value=1, max_value=INT32_MAX, required=False)
     active = serializers.BooleanField(required=False)
     at_risk_fraction = serializers.FloatField(required=False, allow_null=True, min_value=0.01, max_value=0.99)
 

@@ -97,3 +97,35 @@ def test_tenant_staff_cannot_create_global_trigger(client, tenant, admin_user):
     )
     assert response.status_code == 200  # the form is shown again: tenant is required
     assert not AutomationTrigger.objects.filter(name="global?").exists()
+
+
+def test_transition_button_refused_by_a_guard_says_why(superuser_client, tenant, admin_user):
+    from tests.workflow.factories import make_plan
+    from workflow import services
+
+    plan = make_plan(tenant, creator=admin_user)
+    task = make_task(tenant, creator=admin_user, action_plan_id=plan.pk)
+    services.action_plan_archive(tenant=tenant, plan_id=plan.pk, actor=admin_user)
+
+    response = superuser_client.post(
+        reverse("admin:workflow_task_transition", args=[task.pk, "in_progress"]), follow=True
+    )
+
+    assert "archived action plan" in response.content.decode()
+    assert Task.objects.for_tenant(tenant).get(pk=task.pk).state == "new"
+
+
+def test_transition_page_runs_the_service_with_admin_notes(superuser_client, tenant, admin_user):
+    from tests.workflow.factories import make_plan
+    from workflow.models import StateTransition
+
+    plan = make_plan(tenant, creator=admin_user)
+    page = superuser_client.get(reverse("admin:workflow_actionplan_change", args=[plan.pk])).content.decode()
+    assert "Activate plan → active" in page and "Archive without activation → archived" in page
+
+    url = reverse("admin:workflow_actionplan_action", args=[plan.pk, "activate"])
+    assert superuser_client.get(url).status_code == 200  # a confirmation page
+    assert superuser_client.post(url).status_code == 302
+
+    record = StateTransition.objects.for_tenant(tenant).get(entity_type="action_plan", entity_id=plan.pk)
+    assert (record.to_state, record.notes, record.actor.username) == ("active", "admin", "root")

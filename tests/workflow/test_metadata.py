@@ -2,7 +2,7 @@
 
 import pytest
 
-from workflow import fsm
+from ocx.core import fsm
 from workflow.models import Task
 
 pytestmark = pytest.mark.django_db

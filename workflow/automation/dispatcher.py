@@ -1,6 +1,6 @@
 """The automation dispatcher: an outbox handler that runs the matching triggers for each event.
 
-Called by the foundation's outbox dispatcher (at least once per event). Each trigger runs in its
+Called by the spine's outbox dispatcher (``activity_feed.outbox``, at least once per event). Each trigger runs in its
 own transaction with its ``TriggerExecution`` row, unique per (trigger, event): a redelivered
 event finds the row and does nothing, two concurrent dispatchers collide on the unique index
 and one rolls back. A trigger that raises is rolled back alone, its failure recorded on the
@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ocx.core.locks import lock_one
 from workflow import conf
 from workflow.automation.actions import run_action
 from workflow.automation.predicates import evaluate_predicate
@@ -122,12 +123,7 @@ def trigger_run(*, trigger: AutomationTrigger, event) -> TriggerExecution | None
             raise RuntimeError(f"Automation chain deeper than {automation_context.MAX_AUTOMATION_DEPTH}: not run.")
         with transaction.atomic():
             # Claim first: a concurrent dispatcher of the same event blocks on this row.
-            execution = (
-                TriggerExecution.objects.all_tenants()
-                .select_for_update()
-                .filter(trigger=trigger, event_id=event.pk)
-                .first()
-            )
+            execution = lock_one(TriggerExecution.objects.all_tenants().filter(trigger=trigger, event_id=event.pk))
             if execution is None:
                 execution = TriggerExecution.objects.create(
                     tenant_id=event.tenant_id, trigger=trigger, event_id=event.pk, event_type=event.type,

@@ -8,10 +8,13 @@ from django.utils import timezone
 from activity_feed.services import publish
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
-from workflow import fsm
+from ocx.core.fsm import fsm_transition
+from ocx.core.locks import lock_get_or_404
+from ocx.core.services import service
 from workflow.metrics import TRANSITIONS
 from workflow.models import ActionPlan, ActionPlanState, StateTransition
 from workflow.services import context as automation_context
+from workflow.services.transitions import transition_recorder
 
 ENTITY_LABEL = "ActionPlan"
 EVENT_VERBS = {ActionPlanState.ACTIVE: "activated", ActionPlanState.ARCHIVED: "archived"}
@@ -29,6 +32,7 @@ def plan_event_data(plan: ActionPlan, **extra) -> dict:
     return automation_context.stamp(data)
 
 
+@service
 def action_plan_create(*, tenant, actor, title: str, description: str = "", goals=None, metadata=None) -> ActionPlan:
     """Create a plan in ``draft`` (CREATE_ACTION_PLAN)."""
     if actor is not None and not has_perm(actor, tenant, Perm.CREATE_ACTION_PLAN):
@@ -36,27 +40,27 @@ def action_plan_create(*, tenant, actor, title: str, description: str = "", goal
     goals = [str(goal).strip() for goal in (goals or []) if str(goal).strip()]
     if not (title or "").strip():
         raise errors.ValidationError("An action plan needs a title.", details={"title": "required"})
-    with transaction.atomic():
-        plan = ActionPlan.objects.create(
-            tenant_id=getattr(tenant, "pk", tenant),
-            title=title.strip(),
-            description=description or "",
-            goals=goals,
-            metadata=metadata or {},
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
-        publish(
-            tenant=plan.tenant_id,
-            type="workflow.action_plan.created",
-            title=f"Action plan created: {plan.title}",
-            entity_type="action_plan",
-            entity_id=plan.pk,
-            payload=plan_event_data(plan, new_state=plan.state, old_state=None),
-            actor=actor,
-        )
+    plan = ActionPlan.objects.create(
+        tenant_id=getattr(tenant, "pk", tenant),
+        title=title.strip(),
+        description=description or "",
+        goals=goals,
+        metadata=metadata or {},
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    publish(
+        tenant=plan.tenant_id,
+        type="workflow.action_plan.created",
+        title=f"Action plan created: {plan.title}",
+        entity_type="action_plan",
+        entity_id=plan.pk,
+        payload=plan_event_data(plan, new_state=plan.state, old_state=None),
+        actor=actor,
+    )
     return plan
 
 
+@service
 def action_plan_transition(
     *, tenant, plan_id: int, target_state: str, actor, context: dict | None = None, notes: str = ""
 ) -> tuple[ActionPlan, StateTransition]:
@@ -64,27 +68,18 @@ def action_plan_transition(
     if actor is not None and not has_perm(actor, tenant, Perm.ACTIVATE_ACTION_PLAN):
         TRANSITIONS.labels(entity_type="action_plan", result="denied").inc()
         raise errors.PermissionDenied(details={"required_permission": Perm.ACTIVATE_ACTION_PLAN})
-    with transaction.atomic():
-        plan = (
-            ActionPlan.objects.for_tenant(tenant)
-            .select_for_update(of=("self",))
-            .select_related("created_by")
-            .filter(pk=plan_id)
-            .first()
-        )
-        if plan is None:
-            raise errors.NotFound("Action plan not found.", details={"action_plan_id": plan_id})
-        source = plan.state
-        edge, method = fsm.transition_method(
-            plan, target=target_state, entity_type=ENTITY_LABEL, metric_label="action_plan"
-        )
-        now = timezone.now()
-        method(at=now)
-        plan.save(update_fields=["state", "activated_at", "archived_at", "updated_at"])
-        event = publish(
+    context = context or {}
+    plan = lock_get_or_404(
+        ActionPlan.objects.for_tenant(tenant).select_related("created_by"), "Action plan", pk=plan_id, of=("self",)
+    )
+    now = timezone.now()
+
+    def publish_event(plan: ActionPlan, edge, source: str):
+        verb = EVENT_VERBS[plan.state]
+        return publish(
             tenant=plan.tenant_id,
-            type=f"workflow.action_plan.{EVENT_VERBS[plan.state]}",
-            title=f"Action plan {EVENT_VERBS[plan.state]}: {plan.title}",
+            type=f"workflow.action_plan.{verb}",
+            title=f"Action plan {verb}: {plan.title}",
             description=notes or "",
             entity_type="action_plan",
             entity_id=plan.pk,
@@ -94,28 +89,34 @@ def action_plan_transition(
                 old_state=source,
                 new_state=plan.state,
                 transition=edge.name,
-                context=context or {},
+                context=context,
                 notes=notes or "",
             ),
             actor=actor,
             timestamp=now,
         )
-        record = StateTransition.objects.create(
-            tenant_id=plan.tenant_id,
-            entity_type="action_plan",
-            entity_id=plan.pk,
-            transition=edge.name,
-            from_state=source,
-            to_state=plan.state,
-            actor=actor if getattr(actor, "pk", None) else None,
-            context=context or {},
-            notes=notes or "",
-            event_id=event.pk,
+
+    try:
+        done = fsm_transition(
+            plan,
+            entity_type=ENTITY_LABEL,
+            actor=actor,
+            target=target_state,
+            reason=notes,
+            arguments={"at": now},
+            update_fields=["activated_at", "archived_at", "updated_at"],
+            lock=False,  # locked above, with its creator
+            publish=publish_event,
+            record=transition_recorder(entity_type="action_plan", actor=actor, context=context, notes=notes),
         )
-    TRANSITIONS.labels(entity_type="action_plan", result="ok").inc()
-    return plan, record
+    except errors.InvalidTransition:
+        TRANSITIONS.labels(entity_type="action_plan", result="invalid").inc()
+        raise
+    transaction.on_commit(lambda: TRANSITIONS.labels(entity_type="action_plan", result="ok").inc())
+    return plan, done.record
 
 
+@service
 def action_plan_activate(*, tenant, plan_id: int, actor, notes: str = "") -> tuple[ActionPlan, StateTransition]:
     """draft → active (the plan needs a goal)."""
     return action_plan_transition(
@@ -123,6 +124,7 @@ def action_plan_activate(*, tenant, plan_id: int, actor, notes: str = "") -> tup
     )
 
 
+@service
 def action_plan_archive(*, tenant, plan_id: int, actor, notes: str = "") -> tuple[ActionPlan, StateTransition]:
     """draft or active → archived (terminal)."""
     return action_plan_transition(

@@ -12,12 +12,15 @@ from django.utils import timezone
 from activity_feed.services import publish
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm, is_tenant_admin
+from ocx.core.fsm import fsm_transition
+from ocx.core.locks import lock_get_or_404
 from ocx.core.models import Membership
-from workflow import fsm
+from ocx.core.services import service
 from workflow.metrics import TRANSITIONS
 from workflow.models import ActionPlan, ActionPlanState, StateTransition, Task, TaskPriority
 from workflow.services import context as automation_context
 from workflow.services import sla
+from workflow.services.transitions import transition_recorder
 
 ENTITY_LABEL = "Task"  # the seed's error body names the entity type this way
 
@@ -69,6 +72,7 @@ def can_transition_task(user, task: Task) -> bool:
     return user.pk in (task.created_by_id, task.assigned_to_id)
 
 
+@service
 def task_create(
     *,
     tenant,
@@ -90,59 +94,51 @@ def task_create(
         raise errors.ValidationError(f"Unknown priority '{priority}'.", details={"priority": TaskPriority.values})
     if not (title or "").strip():
         raise errors.ValidationError("A task needs a title.", details={"title": "required"})
-    with transaction.atomic():
-        plan = None
-        if action_plan_id is not None:
-            plan = ActionPlan.objects.for_tenant(tenant).filter(pk=action_plan_id).first()
-            if plan is None:
-                raise errors.ValidationError("Unknown action plan.", details={"action_plan_id": action_plan_id})
-            if plan.state == ActionPlanState.ARCHIVED:
-                raise errors.ValidationError(
-                    "Tasks cannot be added to an archived action plan.", details={"action_plan_id": action_plan_id}
-                )
-        task = Task.objects.create(
-            tenant_id=getattr(tenant, "pk", tenant),
-            title=title.strip(),
-            description=description or "",
-            task_type=task_type or "general",
-            service_area=service_area or "",
-            priority=priority,
-            created_by=actor if getattr(actor, "pk", None) else None,
-            assigned_to=assigned_to,
-            action_plan=plan,
-            due_date=due_date,
-            metadata=metadata or {},
-        )
-        record = sla.sla_start(task=task, at=task.created_at)
-        publish(
-            tenant=task.tenant_id,
-            type="workflow.task.created",
-            title=f"Task created: {task.title}",
-            entity_type="task",
-            entity_id=task.pk,
-            payload=task_event_data(
-                task, new_state=task.state, old_state=None, sla_due_at=record.due_at.isoformat() if record else None
-            ),
-            actor=actor,
-            priority="high" if task.priority in (TaskPriority.HIGH, TaskPriority.CRITICAL) else "normal",
-        )
+    plan = None
+    if action_plan_id is not None:
+        plan = ActionPlan.objects.for_tenant(tenant).filter(pk=action_plan_id).first()
+        if plan is None:
+            raise errors.ValidationError("Unknown action plan.", details={"action_plan_id": action_plan_id})
+        if plan.state == ActionPlanState.ARCHIVED:
+            raise errors.ValidationError(
+                "Tasks cannot be added to an archived action plan.", details={"action_plan_id": action_plan_id}
+            )
+    task = Task.objects.create(
+        tenant_id=getattr(tenant, "pk", tenant),
+        title=title.strip(),
+        description=description or "",
+        task_type=task_type or "general",
+        service_area=service_area or "",
+        priority=priority,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        assigned_to=assigned_to,
+        action_plan=plan,
+        due_date=due_date,
+        metadata=metadata or {},
+    )
+    record = sla.sla_start(task=task, at=task.created_at)
+    publish(
+        tenant=task.tenant_id,
+        type="workflow.task.created",
+        title=f"Task created: {task.title}",
+        entity_type="task",
+        entity_id=task.pk,
+        payload=task_event_data(
+            task, new_state=task.state, old_state=None, sla_due_at=record.due_at.isoformat() if record else None
+        ),
+        actor=actor,
+        priority="high" if task.priority in (TaskPriority.HIGH, TaskPriority.CRITICAL) else "normal",
+    )
     return task
 
 
 def _lock_task(*, tenant, task_id) -> Task:
-    task = (
-        Task.objects.for_tenant(tenant)
-        .select_for_update(of=("self",))
-        # The SLA row rides along unlocked (for the response); the clock locks it when it moves.
-        .select_related("created_by", "assigned_to", "sla")
-        .filter(pk=task_id)
-        .first()
-    )
-    if task is None:
-        raise errors.NotFound("Task not found.", details={"task_id": task_id})
-    return task
+    # The SLA row rides along unlocked (for the response); the clock locks it when it moves.
+    queryset = Task.objects.for_tenant(tenant).select_related("created_by", "assigned_to", "sla")
+    return lock_get_or_404(queryset, "Task", pk=task_id, of=("self",))
 
 
+@service
 def task_transition(
     *,
     tenant,
@@ -157,22 +153,20 @@ def task_transition(
     context = context or {}
     if not isinstance(context, dict):
         raise errors.ValidationError("context must be a JSON object.", details={"context": "object expected"})
-    with transaction.atomic():
-        task = _lock_task(tenant=tenant, task_id=task_id)
-        if not can_transition_task(actor, task):
-            TRANSITIONS.labels(entity_type="task", result="denied").inc()
-            raise errors.PermissionDenied(
-                details={"reason": "Only the task's creator, its assignee or a tenant admin may transition it."}
-            )
-        source = task.state
-        edge, method = fsm.transition_method(task, target=target_state, entity_type=ENTITY_LABEL, metric_label="task")
-        now = timezone.now()
-        method(at=now)
-        task.save(update_fields=["state", "started_at", "completed_at", "updated_at"])
-        sla_record = sla.sla_on_transition(task=task, source=source, target=task.state, at=now)
+    task = _lock_task(tenant=tenant, task_id=task_id)
+    if not can_transition_task(actor, task):
+        TRANSITIONS.labels(entity_type="task", result="denied").inc()
+        raise errors.PermissionDenied(
+            details={"reason": "Only the task's creator, its assignee or a tenant admin may transition it."}
+        )
+    now = timezone.now()
+
+    def publish_event(task: Task, edge, source: str):
+        # The clock moves with the task, before the event that reports its status.
+        sla_record = sla.sla_on_transition(task=task, source=source, target=task.state, at=now, actor=actor)
         if sla_record is not None:
             task.sla = sla_record  # the API answers with this object: no re-read
-        event = publish(
+        return publish(
             tenant=task.tenant_id,
             type=f"workflow.task.{task.state}",
             title=f"Task {edge.label.lower()}: {task.title}",
@@ -192,17 +186,22 @@ def task_transition(
             actor=actor,
             timestamp=now,
         )
-        record = StateTransition.objects.create(
-            tenant_id=task.tenant_id,
-            entity_type="task",
-            entity_id=task.pk,
-            transition=edge.name,
-            from_state=source,
-            to_state=task.state,
-            actor=actor if getattr(actor, "pk", None) else None,
-            context=context,
-            notes=notes or "",
-            event_id=event.pk,
+
+    try:
+        done = fsm_transition(
+            task,
+            entity_type=ENTITY_LABEL,
+            actor=actor,
+            target=target_state,
+            reason=notes,
+            arguments={"at": now},
+            update_fields=["started_at", "completed_at", "updated_at"],
+            lock=False,  # locked above, with its users
+            publish=publish_event,
+            record=transition_recorder(entity_type="task", actor=actor, context=context, notes=notes),
         )
-    TRANSITIONS.labels(entity_type="task", result="ok").inc()
-    return task, record
+    except errors.InvalidTransition:
+        TRANSITIONS.labels(entity_type="task", result="invalid").inc()
+        raise
+    transaction.on_commit(lambda: TRANSITIONS.labels(entity_type="task", result="ok").inc())
+    return task, done.record
