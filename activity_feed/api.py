@@ -23,6 +23,7 @@ from activity_feed.serializers import (
 )
 from ocx.core import errors
 from ocx.core.access import Perm
+from ocx.core.api.params import parse_int
 from ocx.core.api.views import TenantAPIView
 from ocx.core.tenancy import tenant_for_user
 
@@ -56,6 +57,8 @@ def _render(event, state) -> dict:
 
 class EventListCreateView(TenantAPIView):
     """List the tenant's events (filters, keyset pages) or record one (idempotent)."""
+
+    required_perms = {"POST": Perm.CREATE_EVENT}
 
     @extend_schema(
         operation_id="events_list", parameters=FILTER_PARAMETERS + PAGE_PARAMETERS, responses=EventPageSerializer
@@ -100,7 +103,6 @@ class EventListCreateView(TenantAPIView):
         responses={201: ActivityEventSerializer, 200: OpenApiResponse(ActivityEventSerializer, "Already recorded")},
     )
     def post(self, request):
-        self.require(Perm.CREATE_EVENT)
         check_rate(tenant=request.tenant, scope="create")
         data = EventCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -203,8 +205,5 @@ class EventStatsView(TenantAPIView):
     )
     def get(self, request):
         filters = EventFilters.from_params(request.query_params)
-        try:
-            days = max(1, min(366, int(request.query_params.get("days") or 30)))
-        except ValueError as exc:
-            raise errors.ValidationError("days must be a number.") from exc
+        days = min(366, parse_int(request.query_params.get("days"), name="days", minimum=1, default=30))
         return Response(selectors.event_stats(tenant=request.tenant, user=request.user, filters=filters, days=days))

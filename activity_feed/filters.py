@@ -48,15 +48,21 @@ def _get(params, name: str) -> str:
 
 def parse_moment(value: str, *, end: bool = False) -> datetime:
     """An ISO datetime, or a date (its start, or its end for ``end_date``)."""
-    moment = parse_datetime(value)
+    try:
+        # Django's parsers raise ValueError for a well-formed but impossible value (month 13).
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except ValueError:
+        moment = day = None
     if moment is None:
-        day = parse_date(value)
         if day is None:
             raise errors.ValidationError(f"'{value}' is not an ISO date or datetime.", details={"value": value})
         moment = datetime.combine(day, time.max if end else time.min)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, UTC)
-    return moment
+    try:
+        # Stored and compared in UTC: 9999-12-31T23:59-05:00 has no UTC value.
+        return moment.astimezone(UTC) if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    except OverflowError:
+        raise errors.ValidationError(f"'{value}' is out of range.", details={"value": value}) from None
 
 
 def _choices(values: list[str], allowed: list[str], name: str) -> list[str]:

@@ -24,6 +24,7 @@ from activity_feed.publish import tenant_group
 from activity_feed.selectors import events_since, latest_event_id
 from activity_feed.serializers import event_to_dict
 from ocx.core import errors
+from ocx.core.api.params import parse_int
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ def parse_last_id(value) -> int | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
-    if not text.isdigit():
-        raise errors.ValidationError("Last-Event-ID / cursor must be an event id.", details={"cursor": text})
-    return int(text)
+    try:
+        return parse_int(text, name="cursor", minimum=0)
+    except errors.ValidationError:
+        raise errors.ValidationError("Last-Event-ID / cursor must be an event id.", details={"cursor": text}) from None
 
 
 def _replay_chunk(tenant, after_id: int, filters: EventFilters) -> list[dict]:

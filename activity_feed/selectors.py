@@ -22,9 +22,12 @@ from django.utils.dateparse import parse_datetime
 from activity_feed.filters import EventFilters
 from activity_feed.models import ActivityEvent, EventRead, OutboxEvent, ReadMarker
 from ocx.core import errors
+from ocx.core.api.params import INT64_MAX, parse_int
 
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100
+# ``page`` is an OFFSET of (page - 1) * page_size rows: keep it (and its LIMIT) a bigint.
+MAX_PAGE = INT64_MAX // MAX_PAGE_SIZE
 
 
 # --- read state -------------------------------------------------------------------------------
@@ -92,8 +95,12 @@ def event_list(*, tenant, filters=None, user=None):
 def _by_id(qs, event_id):
     """The event with numeric ``id`` or ``event_id`` UUID ``event_id`` in ``qs``, else None."""
     key = str(event_id)
-    if key.isdigit():
-        return qs.filter(pk=int(key)).first()
+    if key.isascii() and key.isdigit():
+        try:
+            number = parse_int(key, name="id", minimum=1)
+        except errors.ValidationError:
+            return None  # beyond the id range: no row has it
+        return qs.filter(pk=number).first()
     try:
         return qs.filter(event_id=uuid.UUID(key)).first()
     except ValueError:
@@ -123,22 +130,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         moment = parse_datetime(stamp)
         if moment is None:
             raise ValueError(stamp)
-        return moment, int(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return moment, parse_int(pk, name="cursor", minimum=0)
+    except (ValueError, UnicodeDecodeError, binascii.Error, errors.ValidationError) as exc:
         raise errors.ValidationError("Invalid cursor.", details={"cursor": cursor}) from exc
 
 
-def _positive_int(value, name: str) -> int | None:
+def _positive_int(value, name: str, maximum: int = INT64_MAX) -> int | None:
     """A query parameter that must be a whole number >= 1 (None when absent); else a 400."""
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise errors.ValidationError(f"{name} must be a number.", details={name: value}) from exc
-    if number < 1:
-        raise errors.ValidationError(f"{name} must be at least 1.", details={name: value})
-    return number
+    return parse_int(value, name=name, minimum=1, maximum=maximum)
 
 
 def parse_page_size(value) -> int:
@@ -147,7 +146,7 @@ def parse_page_size(value) -> int:
 
 
 def parse_page_number(value) -> int | None:
-    return _positive_int(value, "page")
+    return _positive_int(value, "page", maximum=MAX_PAGE)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from activity_feed.models import ActivityEvent, EventPriority, EventSource
+from ocx.core.api.params import INT64_MAX
 from ocx.core.api.serializers import InputSerializer
 
 _dt = serializers.DateTimeField()
@@ -100,5 +101,5 @@ class EventCreateInput(InputSerializer):
 
 
 class ReadAllInput(InputSerializer):
-    up_to_id = serializers.IntegerField(required=False, min_value=0)
+    up_to_id = serializers.IntegerField(required=False, min_value=0, max_value=INT64_MAX)
     cursor = serializers.CharField(required=False)

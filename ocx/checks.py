@@ -1,5 +1,10 @@
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Tags, Warning, register
+
+from ocx.core.admin import check_tenant_admins
+
+# Every admin of a model with a tenant scopes it (ocx.E001 / ocx.E002).
+register(check_tenant_admins, Tags.admin)
 
 
 @register()

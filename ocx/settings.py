@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # JSON envelope for every error under /api/ (inside Prometheus's pair, so it still counts them).
+    "ocx.core.api.middleware.ApiErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Innermost and sync-only on purpose: under ASGI, Django then runs the whole middleware
     # chain in ONE worker thread and hops to the event loop only around the view; an
@@ -359,3 +361,24 @@ LOGGING = {
 }
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
+# --- Runs (seed 001) ------------------------------------------------------------------------------
+# Largest run input (compact JSON, bytes); also bounds a reported output and heartbeat details.
+OCX_RUNS_MAX_INPUT_BYTES = env("OCX_RUNS_MAX_INPUT_BYTES", 256 * 1024, int)
+# Attempts a run gets (lease expiries and retryable failures) unless the request says otherwise.
+OCX_RUNS_MAX_ATTEMPTS = env("OCX_RUNS_MAX_ATTEMPTS", 3, int)
+# A run still pending this many seconds after it was (re-)offered is failed (0: never).
+OCX_RUNS_SCHEDULE_TO_START_SECONDS = env("OCX_RUNS_SCHEDULE_TO_START_SECONDS", 3600, int)
+# Longest one attempt may take (seconds): the in-process task's time limit, the cap of an agent's lease.
+OCX_RUNS_START_TO_CLOSE_SECONDS = env("OCX_RUNS_START_TO_CLOSE_SECONDS", 300, int)
+# An agent's lease when its claim names none (seconds); each heartbeat extends it by as much.
+OCX_RUNS_LEASE_SECONDS = env("OCX_RUNS_LEASE_SECONDS", 60, int)
+# Base of the exponential backoff between attempts (seconds).
+OCX_RUNS_RETRY_BACKOFF_SECONDS = env("OCX_RUNS_RETRY_BACKOFF_SECONDS", 2, int)
+# Period of the beat job runs.settle_leases (expired leases, schedule-to-start deadlines), seconds.
+OCX_RUNS_SETTLE_INTERVAL = env("OCX_RUNS_SETTLE_INTERVAL", 10, int)
+# A long-polling claim looks at the database again after this long without a wake-up (seconds).
+OCX_RUNS_CLAIM_RECHECK_SECONDS = env("OCX_RUNS_CLAIM_RECHECK_SECONDS", 5.0, float)
+# The runs app's enums, named in the OpenAPI schema (a "role" field also exists on memberships).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkspaceRoleEnum"] = "runs.models.WorkspaceRole"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RunStatusEnum"] = "runs.models.RunStatus"

@@ -39,7 +39,7 @@ def task_list(*, tenant, state: str | None = None, task_type: str | None = None,
 
 
 def task_get(*, tenant, task_id) -> Task:
-    return get_or_404(task_list(tenant=tenant), "Task", pk=task_id)
+    return get_or_404(task_list(tenant=tenant), "Task", details={}, pk=task_id)
 
 
 def task_transitions(*, tenant, task_id, limit: int = 50) -> list[StateTransition]:
@@ -59,7 +59,7 @@ def action_plan_list(*, tenant, state: str | None = None):
 
 
 def action_plan_get(*, tenant, plan_id) -> ActionPlan:
-    return get_or_404(action_plan_list(tenant=tenant), "Action plan", pk=plan_id)
+    return get_or_404(action_plan_list(tenant=tenant), "Action plan", details={}, pk=plan_id)
 
 
 def sla_config_list(*, tenant, active_only: bool = False):
@@ -71,7 +71,7 @@ def sla_config_list(*, tenant, active_only: bool = False):
 
 
 def sla_config_get(*, tenant, config_id) -> SLAConfig:
-    return get_or_404(sla_config_list(tenant=tenant), "SLA configuration", pk=config_id)
+    return get_or_404(sla_config_list(tenant=tenant), "SLA configuration", details={}, pk=config_id)
 
 
 def _sla_figures(qs) -> dict:

@@ -25,14 +25,20 @@ def _bad(message: str, index: int | None = None, **details) -> errors.Validation
 def _millis(value: Any, index: int, name: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(f"{name} must be a millisecond timestamp.", index, field=name)
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):  # beyond year 9999 (or infinite, or NaN)
+        raise _bad(f"{name} is out of range.", index, field=name) from None
 
 
 def _moment(value: Any, index: int, name: str) -> datetime:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _millis(value, index, name)
     if isinstance(value, str):
-        moment = parse_datetime(value)
+        try:
+            moment = parse_datetime(value)
+        except ValueError:  # well-formed but impossible (month 13)
+            moment = None
         if moment is not None:
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     raise _bad(f"{name} must be an ISO datetime or a millisecond timestamp.", index, field=name)

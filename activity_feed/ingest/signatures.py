@@ -6,8 +6,10 @@
   ``{id}.{timestamp}.{body}``; the key is the base64 part of ``whsec_<base64>``. Timestamps
   more than 5 minutes away from now (either way) are refused.
 * HubSpot v3: ``X-HubSpot-Signature-v3`` = base64(HMAC-SHA256(client secret, method + URI +
-  body + timestamp)) with ``X-HubSpot-Request-Timestamp`` in milliseconds, refused when older
-  than 5 minutes. HubSpot decodes a fixed set of URL-encoded characters in the URI first.
+  body + timestamp)) with ``X-HubSpot-Request-Timestamp`` in milliseconds, refused when more
+  than 5 minutes away from now (HubSpot documents "older than"; a stamp far in the future would
+  keep a captured delivery replayable for as long, so it is refused too, as Standard Webhooks
+  does). HubSpot decodes a fixed set of URL-encoded characters in the URI first.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def hubspot_v3_verify(
     now_ms = (time.time() if now is None else now) * 1000
     if now_ms - stamp_ms > TOLERANCE_SECONDS * 1000:
         raise _refuse("X-HubSpot-Request-Timestamp is older than 5 minutes.", timestamp=stamp_ms)
+    if stamp_ms - now_ms > TOLERANCE_SECONDS * 1000:
+        raise _refuse("X-HubSpot-Request-Timestamp is more than 5 minutes in the future.", timestamp=stamp_ms)
     offered = signature.strip().encode()
     matches = [
         hmac.compare_digest(

@@ -53,17 +53,17 @@ class VendorRunSQL(migrations.RunPython):
         )
 
 
-def get_or_404(queryset, what: str, **lookup):
+def get_or_404(queryset, what: str, *, message: str | None = None, details: dict | None = None, **lookup):
     """``queryset.get(**lookup)``, answering NOT_FOUND for a missing row, another tenant's row
-    and a malformed id alike, so existence never leaks (the one not-found rule of every app).
-    ``details`` name the lookup (``pk`` as ``id``); related objects in the lookup are left out."""
+    and a malformed or out-of-range id alike, so existence never leaks: the one not-found rule
+    of every app. The body says "<what> not found." (or ``message``) with ``details`` (default:
+    the lookup's plain values by name)."""
     try:
         return queryset.get(**lookup)
     except (ObjectDoesNotExist, ValueError, TypeError, OverflowError, DjangoValidationError):
-        details = {
-            ("id" if key == "pk" else key): str(value) for key, value in lookup.items() if not hasattr(value, "pk")
-        }
-        raise errors.NotFound(f"{what} not found.", details=details) from None
+        if details is None:
+            details = {key: str(value) for key, value in lookup.items() if not hasattr(value, "pk")}
+        raise errors.NotFound(message or f"{what} not found.", details=details) from None
 
 
 def insert_unless_conflict(obj) -> bool:

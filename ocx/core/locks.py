@@ -72,13 +72,17 @@ def lock_one(queryset, *, skip_locked: bool = False, of: tuple[str, ...] = ()):
     return rows[0] if rows else None
 
 
-def lock_get_or_404(queryset, what: str, **lookup):
-    """``get_or_404`` under a lock: the row of ``lookup``, locked; NOT_FOUND otherwise."""
+def lock_get_or_404(
+    queryset, what: str, *, of: tuple[str, ...] = (), message: str | None = None, details: dict | None = None, **lookup
+):
+    """``get_or_404`` under a lock: the row of ``lookup``, locked; NOT_FOUND otherwise (``of``: as
+    for ``lock_rows``, e.g. ``("self",)`` when ``queryset`` joins nullable relations, which
+    PostgreSQL refuses to lock)."""
     from ocx.core.db import get_or_404
 
     row = None
     try:
-        row = lock_one(queryset.filter(**lookup))
+        row = lock_one(queryset.filter(**lookup), of=of)
     except (ValueError, TypeError, OverflowError):
         row = None
     except Exception as exc:  # a malformed id the database refuses to compare (e.g. a bad UUID)
@@ -87,5 +91,6 @@ def lock_get_or_404(queryset, what: str, **lookup):
         if not isinstance(exc, ValidationError):
             raise
     if row is None:
-        get_or_404(queryset.model._base_manager.none(), what, **lookup)  # raises the one NOT_FOUND
+        # raises the one NOT_FOUND
+        get_or_404(queryset.model._base_manager.none(), what, message=message, details=details, **lookup)
     return row

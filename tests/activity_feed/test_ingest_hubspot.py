@@ -148,3 +148,22 @@ def test_a_hubspot_source_of_another_tenant_feeds_that_tenant_only(client, hubsp
 
     assert not ActivityEvent.objects.for_tenant(tenant).exists()
     assert ActivityEvent.objects.for_tenant(other_tenant).count() == 2
+
+
+def test_timestamps_more_than_five_minutes_in_the_future_are_refused_like_old_ones(client, hubspot_source, tenant):
+    # A clock far ahead (or a delivery captured and replayed later) must not widen the window.
+    hubspot_v3_verify(
+        secrets=[REF["secret"]], method="POST", uri=REF["uri"], body=REF["body"], timestamp=REF["timestamp"],
+        signature=REF["signature"], now=15000 - 299,
+    )  # fmt: skip
+    with pytest.raises(SignatureError):
+        hubspot_v3_verify(
+            secrets=[REF["secret"]], method="POST", uri=REF["uri"], body=REF["body"], timestamp=REF["timestamp"],
+            signature=REF["signature"], now=15000 - 301,
+        )  # fmt: skip
+
+    response = post_hubspot(client, hubspot_source, DELIVERY, timestamp=int((time.time() + 301) * 1000))
+
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "INVALID_SIGNATURE"
+    assert not ActivityEvent.objects.for_tenant(tenant).exists()

@@ -102,3 +102,70 @@ def test_rate_limited_error_sets_retry_after():
 
     assert response.status_code == 429
     assert response["Retry-After"] == "7"
+
+
+# --- unhandled errors: the envelope with a request id, never Django's HTML page ---------------
+def _raising_client(client_or_api):
+    client_or_api.raise_request_exception = False  # the test client re-raises what views raise
+    return client_or_api
+
+
+def test_unhandled_error_in_a_drf_view_is_a_500_envelope_with_a_logged_request_id(admin_api, monkeypatch, caplog):
+    from ocx.api.views import PingView
+
+    def boom(self, request):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(PingView, "get", boom)
+
+    response = _raising_client(admin_api).get("/api/v1/ping")
+
+    body = assert_envelope(response, 500, "INTERNAL_ERROR")
+    request_id = body["details"]["request_id"]
+    assert response["Content-Type"].startswith("application/json")
+    assert response["X-Request-ID"] == request_id
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged and logged[0].exc_info and "kaboom" in str(logged[0].exc_info[1])
+    assert "kaboom" not in response.content.decode()  # the traceback stays in the log
+
+
+@pytest.mark.django_db(transaction=True)  # the async view reads the database from another thread
+def test_unhandled_error_in_a_non_drf_api_view_is_a_500_envelope(admin_api, monkeypatch, caplog):
+    # the SSE stream is a plain async Django view
+    from activity_feed import sse
+
+    def boom(value):
+        raise RuntimeError("sse kaboom")
+
+    monkeypatch.setattr(sse, "parse_last_id", boom)
+
+    response = _raising_client(admin_api).get("/api/v1/events/stream")
+
+    body = assert_envelope(response, 500, "INTERNAL_ERROR")
+    logged = [r for r in caplog.records if body["details"]["request_id"] in r.getMessage() and r.exc_info]
+    assert logged and str(logged[0].exc_info[1]) == "sse kaboom"
+
+
+def test_inbound_request_id_is_kept(admin_api, monkeypatch):
+    from ocx.api.views import PingView
+
+    monkeypatch.setattr(PingView, "get", lambda self, request: 1 / 0)
+
+    response = _raising_client(admin_api).get("/api/v1/ping", HTTP_X_REQUEST_ID="proxy-req-12345678")
+
+    assert response.json()["details"]["request_id"] == "proxy-req-12345678"
+
+
+def test_unknown_path_under_api_is_a_json_404(admin_api, anon_api):
+    for client in (admin_api, anon_api):
+        response = client.get("/api/v1/no/such/thing")
+
+        assert_envelope(response, 404, "NOT_FOUND")
+        assert response["Content-Type"].startswith("application/json")
+
+
+def test_pages_outside_the_api_keep_django_html(client):
+    response = client.get("/no/such/page")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -109,3 +109,29 @@ def test_roles_grant_the_seed_named_permissions(tenant, role, perm, expected):
     user = member(tenant, role)
 
     assert has_perm(user, tenant, perm) is expected
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ping", "/api/v1/auth/me", "/api/v1/workflow/metadata"])
+def test_a_forbidden_x_tenant_is_refused_even_where_no_tenant_is_needed(
+    api_client_for, member_user, other_tenant, path
+):
+    for slug in ("globex", "no-such-tenant"):
+        response = api_client_for(member_user, slug).get(path)
+
+        assert response.status_code == 403, (path, slug)
+        assert response.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_ping_answers_with_no_x_tenant_or_one_of_the_users_tenants(api_client_for, member_user, other_tenant):
+    assert api_client_for(member_user).get("/api/v1/ping").json() == {"pong": True}
+    assert api_client_for(member_user, "acme-corp").get("/api/v1/ping").json() == {"pong": True}
+
+
+def test_x_tenant_does_not_apply_to_anonymous_endpoints(anon_api, member_user):
+    # No caller to check the header against: the token endpoint and public metadata ignore it.
+    anon_api.defaults["HTTP_X_TENANT"] = "globex"
+
+    token = anon_api.post("/api/v1/auth/token", {"username": member_user.username, "password": "pw"}, format="json")
+    metadata = anon_api.get("/api/v1/workflow/metadata")
+
+    assert (token.status_code, metadata.status_code) == (200, 200)

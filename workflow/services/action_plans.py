@@ -70,7 +70,11 @@ def action_plan_transition(
         raise errors.PermissionDenied(details={"required_permission": Perm.ACTIVATE_ACTION_PLAN})
     context = context or {}
     plan = lock_get_or_404(
-        ActionPlan.objects.for_tenant(tenant).select_related("created_by"), "Action plan", pk=plan_id, of=("self",)
+        ActionPlan.objects.for_tenant(tenant).select_related("created_by"),
+        "Action plan",
+        pk=plan_id,
+        of=("self",),
+        details={"action_plan_id": plan_id},
     )
     now = timezone.now()
 

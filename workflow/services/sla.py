@@ -134,7 +134,11 @@ UPDATABLE = ("target_minutes", "active", "at_risk_fraction", "service_area", "ta
 def _lock_tenant_config(*, tenant, config_id) -> SLAConfig:
     # Global defaults (tenant NULL) are not the tenant's to change: they are edited in the admin.
     return lock_get_or_404(
-        SLAConfig.objects.filter(tenant_id=getattr(tenant, "pk", tenant)), "SLA configuration", pk=config_id
+        SLAConfig.objects.filter(tenant_id=getattr(tenant, "pk", tenant)),
+        "SLA configuration",
+        message="SLA configuration not found (global defaults are changed in the admin).",
+        details={},
+        pk=config_id,
     )
 
 

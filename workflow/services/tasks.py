@@ -135,7 +135,7 @@ def task_create(
 def _lock_task(*, tenant, task_id) -> Task:
     # The SLA row rides along unlocked (for the response); the clock locks it when it moves.
     queryset = Task.objects.for_tenant(tenant).select_related("created_by", "assigned_to", "sla")
-    return lock_get_or_404(queryset, "Task", pk=task_id, of=("self",))
+    return lock_get_or_404(queryset, "Task", pk=task_id, of=("self",), details={"task_id": task_id})
 
 
 @service

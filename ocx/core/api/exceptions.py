@@ -1,20 +1,34 @@
-"""The one DRF exception handler: every error leaves the API in the same envelope."""
+"""The one DRF exception handler: every error leaves the API in the same envelope.
+
+An exception nothing maps (a bug) is answered 500 ``INTERNAL_ERROR`` with a ``request_id`` in
+the details, the same id the log line with the traceback carries, so a caller's report finds
+the traceback. Non-DRF code under ``/api/`` gets the same answers from
+``ocx.core.api.middleware.ApiErrorMiddleware``.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from ocx.core import errors
 
 logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept when it looks like one (it goes into logs: nothing else is trusted).
+_INBOUND_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 _DRF_CODES: list[tuple[type[Exception], str]] = [
     (drf.ValidationError, "VALIDATION_ERROR"),
@@ -45,7 +59,44 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def request_id_of(request) -> str:
+    """The request's id: a well-formed inbound ``X-Request-ID``, else a new one; the same for the
+    whole request (set once on the Django request, which DRF's request wraps)."""
+    request = getattr(request, "_request", request)
+    request_id = getattr(request, "ocx_request_id", None)
+    if request_id is None:
+        inbound = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = inbound if _INBOUND_REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
+        request.ocx_request_id = request_id
+    return request_id
+
+
+def internal_error(exc, request) -> Response:
+    """A bug: log it with its traceback and the request id, tell error reporters (Django's
+    ``got_request_exception``, which it would have sent itself), answer the envelope."""
+    request_id = request_id_of(request) if request is not None else uuid.uuid4().hex
+    logger.error(
+        "Unhandled %s on %s %s (request_id=%s)",
+        type(exc).__name__,
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        request_id,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    if request is not None:
+        got_request_exception.send(sender=None, request=getattr(request, "_request", request))
+    return envelope(
+        500,
+        "INTERNAL_ERROR",
+        "An unexpected error occurred. Quote the request_id when reporting it.",
+        {"request_id": request_id},
+        {REQUEST_ID_HEADER: request_id},
+    )
+
+
 def exception_handler(exc, context):
+    # As DRF's own handler: an error answer must not commit a request-wide transaction.
+    set_rollback()
     if isinstance(exc, errors.ApplicationError):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
         return envelope(exc.status_code, exc.error_code, exc.message, exc.details, headers)
@@ -77,5 +128,4 @@ def exception_handler(exc, context):
             return envelope(400, code, _first_message(details), details, headers)
         return envelope(exc.status_code, code, _first_message(exc.detail), {}, headers)
 
-    # Anything else is a bug: let Django's 500 handling (and logging) see it.
-    return None
+    return internal_error(exc, context.get("request"))

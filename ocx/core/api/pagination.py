@@ -1,12 +1,29 @@
 from rest_framework import pagination
 
+from ocx.core.api.params import INT64_MAX, parse_int
+
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """Default 30, at most 100 (the seeds' rule), ``?page=`` and ``?page_size=``."""
+    """Default 30, at most 100 (the seeds' rule), ``?page=`` and ``?page_size=``.
+
+    Both go through ``parse_int``: a value that is not a whole number, or out of range, is a 400
+    naming the parameter (DRF alone would fall back silently, or pass a 20-digit page on); a
+    page past the last one stays DRF's 404 "Invalid page."."""
 
     page_size = 30
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_number(self, request, paginator):
+        value = request.query_params.get(self.page_query_param)
+        if value in self.last_page_strings:
+            return paginator.num_pages
+        return parse_int(value, name=self.page_query_param, minimum=1, default=1)
+
+    def get_page_size(self, request):
+        value = request.query_params.get(self.page_size_query_param)
+        size = parse_int(value, name=self.page_size_query_param, minimum=1)
+        return self.page_size if size is None else min(size, self.max_page_size)
 
 
 class LimitPagination(pagination.LimitOffsetPagination):
@@ -20,6 +37,16 @@ class LimitPagination(pagination.LimitOffsetPagination):
     default_limit = 30
     max_limit = 100
     count_cap = 1000
+
+    def get_limit(self, request):
+        limit = parse_int(request.query_params.get(self.limit_query_param), name=self.limit_query_param, minimum=1)
+        return self.default_limit if limit is None else min(limit, self.max_limit)
+
+    def get_offset(self, request):
+        # The count's bound (offset + limit + count_cap) is itself a SQL LIMIT: keep it a bigint.
+        maximum = INT64_MAX - self.max_limit - self.count_cap
+        value = request.query_params.get(self.offset_query_param)
+        return parse_int(value, name=self.offset_query_param, minimum=0, maximum=maximum, default=0)
 
     def get_count(self, queryset):
         bound = self.get_offset(self.request) + self.limit + self.count_cap
