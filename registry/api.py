@@ -1,5 +1,5 @@
-"""Registry REST API, the seed's paths under /api/v1/. Thin: validate, call one service or
-selector, serialize."""
+"""Registry REST API, the seed's paths under /api/v1/. Thin: validate, call one named service
+(as the request's user, in the request's tenant) or selector, serialize."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from ocx.core import errors
+from ocx.core.access import Perm
 from ocx.core.api.pagination import PageNumberPagination
 from ocx.core.api.views import TenantAPIView
 from registry import selectors, services
 from registry.models import ActivityStatus, ApprovalType, Environment
+from registry.rules import can_decide
 from registry.serializers import (
     ActivityCreateInput,
     ActivitySerializer,
@@ -32,7 +34,6 @@ from registry.serializers import (
     SuspendInput,
     VersionSerializer,
 )
-from registry.services.activities import can_decide
 
 TAGS = ["registry"]
 ACTOR_ONLY_FIELDS = ("created_by", "deployed_by", "rolled_back_by", "suspended_by")
@@ -44,15 +45,20 @@ def _validated(serializer_class, data) -> dict:
     return {k: v for k, v in serializer.validated_data.items() if k not in ACTOR_ONLY_FIELDS}
 
 
+# Permissions are checked before the body is validated (a viewer's incomplete write is a 403,
+# not a 400 that reveals the body's rules); the services check them again, with the details
+# (which approval type, separation of duties).
+APPROVE_ANY = (Perm.APPROVE_TECHNICAL, Perm.APPROVE_BUSINESS, Perm.APPROVE_COMPLIANCE, Perm.APPROVE_SECURITY)
+
+
 class RegistryView(TenantAPIView):
     def activity(self, activity_id):
         return selectors.activity_get(tenant=self.request.tenant, activity_id=activity_id)
 
-    def call(self, service, **kwargs):
-        return service(tenant=self.request.tenant, actor=self.request.user, **kwargs)
-
 
 class ActivityListView(RegistryView):
+    required_perms = {"POST": Perm.CREATE_ACTIVITY}
+
     @extend_schema(
         tags=TAGS,
         responses=ActivitySerializer(many=True),
@@ -78,7 +84,9 @@ class ActivityListView(RegistryView):
     @extend_schema(tags=TAGS, request=ActivityCreateInput, responses={201: ActivitySerializer})
     def post(self, request):
         """Create an activity (a DRAFT)."""
-        activity = self.call(services.activity_create, **_validated(ActivityCreateInput, request.data))
+        activity = services.activity_create(
+            tenant=request.tenant, actor=request.user, **_validated(ActivityCreateInput, request.data)
+        )
         return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
 
 
@@ -95,6 +103,8 @@ class ActivityLatestView(RegistryView):
 
 
 class ActivityDetailView(RegistryView):
+    required_perms = {"PATCH": Perm.CREATE_ACTIVITY, "DELETE": Perm.CREATE_ACTIVITY}
+
     @extend_schema(tags=TAGS, responses=ActivitySerializer)
     def get(self, request, activity_id):
         return Response(ActivitySerializer(self.activity(activity_id)).data)
@@ -102,19 +112,24 @@ class ActivityDetailView(RegistryView):
     @extend_schema(tags=TAGS, request=ActivityUpdateInput, responses=ActivitySerializer)
     def patch(self, request, activity_id):
         """Edit a DRAFT or REVIEW activity; 409 IMMUTABLE once approved."""
-        activity = self.call(
-            services.activity_update, activity_id=activity_id, **_validated(ActivityUpdateInput, request.data)
+        activity = services.activity_update(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(ActivityUpdateInput, request.data),
         )
         return Response(ActivitySerializer(activity).data)
 
     @extend_schema(tags=TAGS, responses={204: None})
     def delete(self, request, activity_id):
         """Delete an activity that was never approved; 409 IMMUTABLE otherwise."""
-        self.call(services.activity_delete, activity_id=activity_id)
+        services.activity_delete(tenant=request.tenant, actor=request.user, activity_id=activity_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RequestApprovalView(RegistryView):
+    required_perms = {"POST": Perm.REQUEST_APPROVAL}
+
     @extend_schema(
         tags=TAGS,
         request=RequestApprovalInput,
@@ -130,8 +145,9 @@ class RequestApprovalView(RegistryView):
     )
     def post(self, request, activity_id):
         """Request an approval; a DRAFT moves to REVIEW and opens a new review round."""
-        activity, approvals = self.call(
-            services.activity_request_approval,
+        activity, approvals = services.activity_request_approval(
+            tenant=request.tenant,
+            actor=request.user,
             activity_id=activity_id,
             **_validated(RequestApprovalInput, request.data),
         )
@@ -142,6 +158,8 @@ class RequestApprovalView(RegistryView):
 
 
 class DecideView(RegistryView):
+    required_perms = {"POST": APPROVE_ANY}
+
     @extend_schema(
         tags=TAGS,
         request=DecideInput,
@@ -159,8 +177,8 @@ class DecideView(RegistryView):
             raise errors.ValidationError(
                 "approval_id is required.", details={"approval_id": ["This field is required."]}
             )
-        activity, approval = self.call(
-            services.approval_decide, activity_id=activity_id, approval_id=approval_id, **data
+        activity, approval = services.approval_decide(
+            tenant=request.tenant, actor=request.user, activity_id=activity_id, approval_id=approval_id, **data
         )
         return Response({"activity": ActivitySerializer(activity).data, "approval": ApprovalSerializer(approval).data})
 
@@ -200,12 +218,16 @@ class PendingApprovalsView(RegistryView):
 
 
 class DeployView(RegistryView):
+    required_perms = {"POST": Perm.DEPLOY_ACTIVITY}
+
     @extend_schema(tags=TAGS, request=DeployInput, responses={201: DeploymentSerializer})
     def post(self, request, activity_id):
         """Deploy to an environment of a tenant (effective now, or later by effective_from)."""
         data = _validated(DeployInput, request.data)
         data["target_tenant"] = data.pop("tenant_id", None)
-        deployment = self.call(services.activity_deploy, activity_id=activity_id, **data)
+        deployment = services.activity_deploy(
+            tenant=request.tenant, actor=request.user, activity_id=activity_id, **data
+        )
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
@@ -217,6 +239,8 @@ class DeploymentListView(RegistryView):
 
 
 class RollbackView(RegistryView):
+    required_perms = {"POST": Perm.DEPLOY_ACTIVITY}
+
     @extend_schema(
         tags=TAGS,
         request=RollbackInput,
@@ -234,8 +258,8 @@ class RollbackView(RegistryView):
             raise errors.ValidationError(
                 "deployment_id is required.", details={"deployment_id": ["This field is required."]}
             )
-        reactivated = self.call(
-            services.deployment_rollback, activity_id=activity_id, deployment_id=deployment_id, **data
+        reactivated = services.deployment_rollback(
+            tenant=request.tenant, actor=request.user, activity_id=activity_id, deployment_id=deployment_id, **data
         )
         rolled_back = selectors.deployments_for(activity=self.activity(activity_id)).get(pk=deployment_id)
         return Response(
@@ -247,39 +271,61 @@ class RollbackView(RegistryView):
 
 
 class SuspendView(RegistryView):
+    required_perms = {"POST": Perm.SUSPEND_ACTIVITY}
+
     @extend_schema(tags=TAGS, request=SuspendInput, responses=ActivitySerializer)
     def post(self, request, activity_id):
         """Emergency suspension: ends every active deployment at once."""
-        activity = self.call(
-            services.activity_suspend, activity_id=activity_id, **_validated(SuspendInput, request.data)
+        activity = services.activity_suspend(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(SuspendInput, request.data),
         )
         return Response(ActivitySerializer(activity).data)
 
 
 class ReactivateView(RegistryView):
+    required_perms = {"POST": Perm.SUSPEND_ACTIVITY}
+
     @extend_schema(tags=TAGS, request=ReasonInput, responses=ActivitySerializer)
     def post(self, request, activity_id):
         """Lift a suspension (back to APPROVED; deploy again to go live)."""
-        activity = self.call(
-            services.activity_reactivate, activity_id=activity_id, **_validated(ReasonInput, request.data)
+        activity = services.activity_reactivate(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(ReasonInput, request.data),
         )
         return Response(ActivitySerializer(activity).data)
 
 
 class RetireView(RegistryView):
+    required_perms = {"POST": Perm.SUSPEND_ACTIVITY}
+
     @extend_schema(tags=TAGS, request=ReasonInput, responses=ActivitySerializer)
     def post(self, request, activity_id):
         """Retire for good."""
-        activity = self.call(services.activity_retire, activity_id=activity_id, **_validated(ReasonInput, request.data))
+        activity = services.activity_retire(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(ReasonInput, request.data),
+        )
         return Response(ActivitySerializer(activity).data)
 
 
 class NewVersionView(RegistryView):
+    required_perms = {"POST": Perm.CREATE_ACTIVITY}
+
     @extend_schema(tags=TAGS, request=NewVersionInput, responses={201: ActivitySerializer})
     def post(self, request, activity_id):
         """A new DRAFT version (semver bumped by version_type)."""
-        activity = self.call(
-            services.activity_new_version, activity_id=activity_id, **_validated(NewVersionInput, request.data)
+        activity = services.activity_new_version(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(NewVersionInput, request.data),
         )
         return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
 
@@ -293,6 +339,8 @@ class VersionListView(RegistryView):
 
 
 class ExecutionListView(RegistryView):
+    required_perms = {"POST": Perm.RECORD_EXECUTION}
+
     @extend_schema(
         tags=TAGS,
         responses=ExecutionSerializer(many=True),
@@ -312,8 +360,11 @@ class ExecutionListView(RegistryView):
     @extend_schema(tags=TAGS, request=ExecutionInput, responses={201: ExecutionSerializer})
     def post(self, request, activity_id):
         """An agent reports an execution against an active deployment."""
-        execution = self.call(
-            services.execution_record, activity_id=activity_id, **_validated(ExecutionInput, request.data)
+        execution = services.execution_record(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(ExecutionInput, request.data),
         )
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_201_CREATED)
 
@@ -326,6 +377,8 @@ class StatsView(RegistryView):
 
 
 class ConflictListView(RegistryView):
+    required_perms = {"POST": Perm.CREATE_ACTIVITY}
+
     @extend_schema(tags=TAGS, responses=ConflictSerializer(many=True))
     def get(self, request, activity_id):
         return Response(
@@ -335,7 +388,10 @@ class ConflictListView(RegistryView):
     @extend_schema(tags=TAGS, request=ConflictInput, responses={201: ConflictSerializer})
     def post(self, request, activity_id):
         """Record a conflict resolution (documents, chosen path, justification)."""
-        conflict = self.call(
-            services.conflict_record, activity_id=activity_id, **_validated(ConflictInput, request.data)
+        conflict = services.conflict_record(
+            tenant=request.tenant,
+            actor=request.user,
+            activity_id=activity_id,
+            **_validated(ConflictInput, request.data),
         )
         return Response(ConflictSerializer(conflict).data, status=status.HTTP_201_CREATED)

@@ -4,10 +4,13 @@ Six tables, named as the seed names them: activities, activity_deployments,
 activity_executions, activity_approvals, activity_versions, activity_conflicts (plus a maintained
 per-activity execution aggregate so stats stay O(1) at millions of executions).
 
-The activity lifecycle is a django-fsm-2 graph on a protected field; the transitions here only
-change the object in memory. ``registry.services`` locks, checks permissions, transitions, saves
-and publishes the event in one transaction. Content immutability is enforced by a database
-trigger (migration 0002) as well as by the services and the admin.
+Activities, deployments and approvals each have a django-fsm-2 lifecycle on a protected field;
+the transitions here only change the object in memory. ``registry.services`` locks (the activity
+first: ``lock_order``), checks permissions, moves the row through ``ocx.core.fsm.fsm_transition``
+(save, history, event) in one transaction. A transition's ``custom`` names the service, form and
+label the admin offers it with (``ocx.core.admin_fsm``), as dotted strings: this module imports
+neither. Content immutability is enforced by a database trigger (migration 0002) as well as by
+the services and the admin.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from ocx.core.access import Perm
 from ocx.core.audit import History
 from ocx.core.models import TenantScopedModel
+from registry.rules import may, may_decide
 
 
 class ActivityStatus(models.TextChoices):
@@ -40,7 +46,6 @@ S = ActivityStatus
 FROZEN_STATUSES = (S.APPROVED, S.DEPLOYED, S.ACTIVE, S.SUSPENDED, S.RETIRED)
 #: The fields the freeze covers.
 CONTENT_FIELDS = ("name", "version", "ebcl_source", "owner", "authority", "description", "category")
-DEPLOYABLE_STATUSES = (S.APPROVED, S.DEPLOYED, S.ACTIVE)
 
 
 class Environment(models.TextChoices):
@@ -67,7 +72,25 @@ def validate_semver(value: str) -> None:
         raise ValidationError(f"'{value}' is not a semantic version (MAJOR.MINOR.PATCH).", code="semver")
 
 
+def _admin(label: str, slug: str, service: str, form: str, done: str, **more) -> dict:
+    """A transition's ``custom``: how the admin offers it (``ocx.core.admin_fsm``)."""
+    return {
+        "label": label,
+        "slug": slug,
+        "service": f"registry.services.{service}",
+        "form": f"registry.forms.{form}",
+        "done": done,
+        **more,
+    }
+
+
+DEPLOY = _admin("Deploy", "deploy", "activity_deploy", "DeployForm", "Deployed.")
+may_deploy = may(Perm.DEPLOY_ACTIVITY)
+
+
 class Activity(FSMModelMixin, TenantScopedModel):
+    lock_order = 10  # the parent: locked before its deployments and approvals (ocx.core.locks)
+
     activity_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=64, validators=[validate_semver])
@@ -120,41 +143,75 @@ class Activity(FSMModelMixin, TenantScopedModel):
         return semver.Version.parse(self.version)
 
     # --- lifecycle (in memory only; registry.services does the rest) -------------------------
-    @transition(field=status, source=S.DRAFT, target=S.REVIEW)
+    @transition(field=status, source=S.DRAFT, target=S.REVIEW, custom={"label": "Submit for review"})
     def submit_for_review(self):
+        """The first approval request of a draft opens a new review round."""
         self.review_round += 1
 
-    @transition(field=status, source=S.REVIEW, target=S.APPROVED)
+    @transition(field=status, source=S.REVIEW, target=S.APPROVED, custom={"label": "Approve"})
     def approve(self):
-        pass
+        """Every required approval (and every other one asked for) is granted in the round."""
 
-    @transition(field=status, source=S.REVIEW, target=S.DRAFT)
+    @transition(field=status, source=S.REVIEW, target=S.DRAFT, custom={"label": "Reject"})
     def reject(self):
-        pass
+        """One approval of the round was rejected: back to a draft."""
 
-    @transition(field=status, source=[S.APPROVED, S.DEPLOYED, S.ACTIVE], target=S.DEPLOYED)
+    @transition(field=status, source=S.APPROVED, target=S.DEPLOYED, permission=may_deploy, custom=DEPLOY)
+    @transition(field=status, source=S.DEPLOYED, target=S.DEPLOYED, permission=may_deploy, custom=DEPLOY)
+    @transition(field=status, source=S.ACTIVE, target=S.ACTIVE, permission=may_deploy, custom=DEPLOY)
     def deploy(self):
-        pass
+        """A new deployment: an approved activity becomes DEPLOYED, a deployed or active one
+        keeps its state (the deployment itself goes live now or on its effective date)."""
 
-    @transition(field=status, source=[S.DEPLOYED, S.ACTIVE], target=S.ACTIVE)
+    @transition(field=status, source=S.DEPLOYED, target=S.ACTIVE, custom={"label": "Activate"})
     def activate(self):
-        pass
+        """One of its deployments went live."""
 
-    @transition(field=status, source=[S.ACTIVE, S.DEPLOYED], target=S.DEPLOYED)
+    @transition(field=status, source=S.ACTIVE, target=S.DEPLOYED, custom={"label": "Deactivate"})
     def deactivate(self):
-        """The last active deployment ended (superseded or rolled back)."""
+        """The last active deployment ended (superseded, rolled back or out of its range)."""
 
-    @transition(field=status, source=[S.APPROVED, S.DEPLOYED, S.ACTIVE], target=S.SUSPENDED)
+    @transition(
+        field=status,
+        source=[S.APPROVED, S.DEPLOYED, S.ACTIVE],
+        target=S.SUSPENDED,
+        permission=may(Perm.SUSPEND_ACTIVITY),
+        custom=_admin(
+            "Suspend (emergency)",
+            "suspend",
+            "activity_suspend",
+            "RequiredReasonForm",
+            "Suspended: every active deployment has ended.",
+        ),
+    )
     def suspend(self):
-        pass
+        """Emergency stop: every live deployment ends with it."""
 
-    @transition(field=status, source=S.SUSPENDED, target=S.APPROVED)
+    @transition(
+        field=status,
+        source=S.SUSPENDED,
+        target=S.APPROVED,
+        permission=may(Perm.SUSPEND_ACTIVITY),
+        custom=_admin(
+            "Reactivate",
+            "reactivate",
+            "activity_reactivate",
+            "ReasonForm",
+            "Reactivated: the activity is approved and can be deployed again.",
+        ),
+    )
     def reactivate(self):
         """Back to deployable; putting it live again is an explicit deploy."""
 
-    @transition(field=status, source=[S.DRAFT, S.APPROVED, S.DEPLOYED, S.ACTIVE, S.SUSPENDED], target=S.RETIRED)
+    @transition(
+        field=status,
+        source=[S.DRAFT, S.APPROVED, S.DEPLOYED, S.ACTIVE, S.SUSPENDED],
+        target=S.RETIRED,
+        permission=may(Perm.SUSPEND_ACTIVITY),
+        custom=_admin("Retire", "retire", "activity_retire", "ReasonForm", "Retired."),
+    )
     def retire(self):
-        pass
+        """For good: its deployments end and no transition leaves RETIRED."""
 
 
 class DeploymentStatus(models.TextChoices):
@@ -166,7 +223,15 @@ class DeploymentStatus(models.TextChoices):
     ENDED = "ENDED", "Ended"
 
 
-class Deployment(TenantScopedModel):
+D = DeploymentStatus
+
+
+def has_previous_deployment(deployment) -> bool:
+    """A rollback needs the deployment this one superseded."""
+    return deployment.previous_deployment_id is not None
+
+
+class Deployment(FSMModelMixin, TenantScopedModel):
     """One activity version bound to an environment of a target tenant, for a date range.
 
     ``previous_deployment`` is the rollback chain. At most one ACTIVE deployment per
@@ -174,12 +239,15 @@ class Deployment(TenantScopedModel):
     concurrent deploys cannot both win.
     """
 
+    lock_order = 20  # a child of its activity (ocx.core.locks)
+
     deployment_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="deployments")
     activity_name = models.CharField(max_length=200, editable=False)
     environment = models.CharField(max_length=10, choices=Environment.choices)
     target_tenant = models.ForeignKey("ocx.Tenant", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.ACTIVE)
+    # Every deployment starts PENDING and goes live through ``activate`` (at once or on its date).
+    status = FSMField(max_length=12, choices=DeploymentStatus.choices, default=D.PENDING, protected=True)
     effective_from = models.DateTimeField()
     effective_until = models.DateTimeField(null=True, blank=True)
     previous_deployment = models.ForeignKey(
@@ -218,6 +286,59 @@ class Deployment(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.activity_name} → {self.environment}/{self.target_tenant_id} ({self.status})"
+
+    # --- lifecycle (in memory only; registry.services does the rest) -------------------------
+    def _close(self, *, by, reason: str, at=None) -> None:
+        self.ended_at = at or timezone.now()
+        self.ended_by = by if getattr(by, "pk", None) is not None else None
+        self.end_reason = reason
+
+    @transition(field=status, source=D.PENDING, target=D.ACTIVE, custom={"label": "Activate"})
+    def activate(self, *, previous=None):
+        """Live in its slot; ``previous`` is the deployment it superseded (the rollback chain)."""
+        if previous is not None:
+            self.previous_deployment = previous
+
+    @transition(field=status, source=D.ACTIVE, target=D.SUPERSEDED, custom={"label": "Supersede"})
+    def supersede(self, *, by, reason: str, at=None):
+        """Another deployment went live in its slot."""
+        self._close(by=by, reason=reason, at=at)
+
+    @transition(
+        field=status,
+        source=D.ACTIVE,
+        target=D.ROLLED_BACK,
+        conditions=[has_previous_deployment],
+        permission=may_deploy,
+        custom=_admin(
+            "Roll back",
+            "rollback",
+            "deployment_rollback",
+            "RollbackReasonForm",
+            "Rolled back: the previous deployment is active again.",
+            id_kwarg="deployment_id",
+        ),
+    )
+    def roll_back(self, *, by, reason: str, at=None):
+        """Ended so that the deployment it superseded is active again."""
+        self._close(by=by, reason=reason, at=at)
+
+    @transition(field=status, source=D.SUPERSEDED, target=D.ACTIVE, custom={"label": "Reactivate (rollback)"})
+    def reactivate(self):
+        """The rollback target: live again, as if it had never ended."""
+        self.ended_at = None
+        self.ended_by = None
+        self.end_reason = ""
+
+    @transition(field=status, source=[D.ACTIVE, D.PENDING], target=D.SUSPENDED, custom={"label": "End by suspension"})
+    def end_by_suspension(self, *, by, reason: str, at=None):
+        """Its activity was suspended."""
+        self._close(by=by, reason=reason, at=at)
+
+    @transition(field=status, source=[D.ACTIVE, D.PENDING], target=D.ENDED, custom={"label": "End"})
+    def end(self, *, by, reason: str, at=None):
+        """Its range is over, its activity retired, or it came due for an activity no longer deployable."""
+        self._close(by=by, reason=reason, at=at)
 
 
 class ExecutionOutcome(models.TextChoices):
@@ -272,7 +393,14 @@ class ApprovalStatus(models.TextChoices):
     VOID = "VOID", "Void (round ended by a rejection)"
 
 
-class Approval(TenantScopedModel):
+A = ApprovalStatus
+#: Deciding an approval from its own page: ``approval_decide(approval_id=…, approval_status=<target>)``.
+DECIDE = {"id_kwarg": "approval_id", "target_kwarg": "approval_status"}
+
+
+class Approval(FSMModelMixin, TenantScopedModel):
+    lock_order = 20  # a child of its activity (ocx.core.locks)
+
     approval_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="approvals")
     review_round = models.PositiveIntegerField()
@@ -282,7 +410,7 @@ class Approval(TenantScopedModel):
     comments = models.TextField(blank=True, help_text="The request's comments.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
-    approval_status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    approval_status = FSMField(max_length=10, choices=ApprovalStatus.choices, default=A.PENDING, protected=True)
     decision_comments = models.TextField(blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -305,6 +433,39 @@ class Approval(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.approval_type} approval of {self.activity_id} ({self.approval_status})"
+
+    # --- lifecycle (in memory only; registry.services does the rest) -------------------------
+    def _decided(self, *, by, comments: str, at=None) -> None:
+        self.decided_by = by
+        self.decision_comments = comments
+        self.decided_at = at or timezone.now()
+
+    @transition(
+        field=approval_status,
+        source=A.PENDING,
+        target=A.APPROVED,
+        permission=may_decide,
+        custom=_admin("Approve", "approve", "approval_decide", "CommentsForm", "Decision recorded.", **DECIDE),
+    )
+    def grant(self, *, by, comments: str = "", at=None):
+        """Granted by an approver of its type (never the activity's creator)."""
+        self._decided(by=by, comments=comments, at=at)
+
+    @transition(
+        field=approval_status,
+        source=A.PENDING,
+        target=A.REJECTED,
+        permission=may_decide,
+        custom=_admin("Reject", "reject", "approval_decide", "CommentsForm", "Decision recorded.", **DECIDE),
+    )
+    def reject(self, *, by, comments: str = "", at=None):
+        """Rejected: the round ends and the activity goes back to a draft."""
+        self._decided(by=by, comments=comments, at=at)
+
+    @transition(field=approval_status, source=A.PENDING, target=A.VOID, custom={"label": "Void"})
+    def void(self, *, at=None):
+        """Still pending when another approval of its round was rejected."""
+        self.decided_at = at or timezone.now()
 
 
 class ActivityVersion(TenantScopedModel):

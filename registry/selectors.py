@@ -19,6 +19,7 @@ from registry.models import (
     Execution,
     ExecutionStats,
 )
+from registry.rules import can_decide
 
 
 def activity_list(*, tenant, filters: dict | None = None) -> QuerySet[Activity]:
@@ -92,6 +93,24 @@ def deployments_for(*, activity) -> QuerySet[Deployment]:
     )
 
 
+def approvals_decidable(*, user, activity) -> QuerySet[Approval]:
+    """The pending approvals of the activity's current round that ``user`` may decide."""
+    pending = Approval.objects.for_tenant(activity.tenant_id).filter(
+        activity=activity, review_round=activity.review_round, approval_status=ApprovalStatus.PENDING
+    )
+    decidable = [a.pk for a in pending if can_decide(user, a, activity)[0]]
+    return Approval.objects.for_tenant(activity.tenant_id).filter(pk__in=decidable)
+
+
+def deployments_rollbackable(*, activity) -> QuerySet[Deployment]:
+    """The activity's active deployments that superseded another one (so can be rolled back)."""
+    return (
+        Deployment.objects.for_tenant(activity.tenant_id)
+        .filter(activity=activity, status=DeploymentStatus.ACTIVE, previous_deployment__isnull=False)
+        .select_related("target_tenant")
+    )
+
+
 def executions_for(*, activity, limit: int = 100) -> list[Execution]:
     return list(
         Execution.objects.for_tenant(activity.tenant_id).filter(activity=activity).order_by("-executed_at")[:limit]
@@ -152,3 +171,64 @@ def registry_summary(*, tenant) -> dict:
         "pending_approvals": Approval.objects.for_tenant(tenant).filter(approval_status=ApprovalStatus.PENDING).count(),
         "active_deployments": {e: deployments.get(e, 0) for e in Environment.values},
     }
+
+
+# --- for the runs app: which activity a work unit is, and where it is live ---------------------
+def activity_for_work_unit(*, tenant, work_unit: str) -> Activity | None:
+    """The activity a work unit names, for ``tenant``: by UUID, that version (the tenant's own, or
+    one deployed to the tenant); by name, the version live for the tenant (its own first, else
+    one another tenant deployed to it), else the newest version of the tenant's own. None when
+    nothing matches."""
+    import uuid
+
+    from django.db.models import Q
+
+    tenant_id = getattr(tenant, "pk", tenant)
+    reachable = Activity.objects.all_tenants().filter(
+        Q(tenant_id=tenant_id) | Q(deployments__target_tenant_id=tenant_id)
+    )
+    try:
+        activity_id = uuid.UUID(str(work_unit))
+    except ValueError:
+        activity_id = None
+    if activity_id is not None:
+        return reachable.filter(pk=activity_id).select_related("tenant").distinct().first()
+    live = (
+        Deployment.objects.all_tenants()
+        .filter(target_tenant_id=tenant_id, activity_name=work_unit, status=DeploymentStatus.ACTIVE)
+        .select_related("activity", "activity__tenant")
+    )
+    own_live = live.filter(tenant_id=tenant_id).order_by("-deployed_at").first()
+    if own_live is not None:
+        return own_live.activity
+    own = list(
+        Activity.objects.for_tenant(tenant_id)
+        .filter(name=work_unit)
+        .select_related("tenant")
+        .order_by("-version_major", "-version_minor", "-version_patch")[:50]
+    )
+    if own:
+        top = (own[0].version_major, own[0].version_minor, own[0].version_patch)
+        same_core = [a for a in own if (a.version_major, a.version_minor, a.version_patch) == top]
+        return max(same_core, key=lambda a: semver.Version.parse(a.version))
+    shared = live.order_by("-deployed_at").first()
+    return shared.activity if shared is not None else None
+
+
+def live_deployment_for(*, tenant, activity: Activity, environment: str) -> Deployment | None:
+    """The ACTIVE deployment of ``activity``'s name (any of its versions, from the activity's
+    owner) to ``tenant`` in ``environment``, with its activity; None when it is not live there
+    (never deployed, suspended, rolled back, retired, or only effective later)."""
+    tenant_id = getattr(tenant, "pk", tenant)
+    return (
+        Deployment.objects.all_tenants()
+        .filter(
+            tenant_id=activity.tenant_id,
+            activity_name=activity.name,
+            environment=environment,
+            target_tenant_id=tenant_id,
+            status=DeploymentStatus.ACTIVE,
+        )
+        .select_related("activity")
+        .first()
+    )

@@ -93,7 +93,8 @@ class Operation:
 class FSMTransitionAdminMixin:
     """Transition buttons on the change page (``ocx_actions``: ``(label, url)`` pairs), a form
     page per operation at ``<pk>/action/<slug>/`` and, for machines whose targets are unique
-    per state, ``<pk>/transition/<target>/`` (POST)."""
+    per state, ``<pk>/transition/<target>/`` (POST; a transition that is not declared from the
+    current state, or whose guard refuses, comes back as a message naming why)."""
 
     change_form_template = "admin/ocx/fsm_change_form.html"
     extra_operations: tuple[Operation, ...] = ()
@@ -179,13 +180,23 @@ class FSMTransitionAdminMixin:
         if operation is None:
             self.message_user(request, self._invalid(obj, target).message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(obj))
+        if operation.edge is not None and not can_proceed(getattr(obj, operation.edge.name)):
+            # A guard refuses (a stale page, say): tell the person why, as the API tells a client.
+            try:
+                fsm.resolve(obj, entity_type=self._entity_type(), name=operation.edge.name)
+            except errors.InvalidTransition as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(self._change_url(obj))
         return self.operation_view(request, object_id, operation.slug, obj=obj)
+
+    def _entity_type(self) -> str:
+        return self.fsm_entity_type or self.model.__name__
 
     def _invalid(self, obj, target: str) -> errors.InvalidTransition:
         return errors.InvalidTransition(
             current_state=fsm.state_of(obj),
             target_state=target,
-            entity_type=self.fsm_entity_type or self.model.__name__,
+            entity_type=self._entity_type(),
         )
 
     def operation_view(self, request, object_id, slug, obj=None):

@@ -19,6 +19,7 @@ from registry.services.deployments import (
     deployments_activate_due,
 )
 from registry.services.executions import conflict_record, execution_record
+from registry.services.runs import execution_record_for_run as execution_record_for_run
 
 __all__ = [
     "activity_create",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import semver
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from ocx.core import errors
-from ocx.core.access import Perm, approve_perm_for, has_perm
-from ocx.core.audit import audited
-from ocx.core.db import get_or_404
+from ocx.core.access import Perm
+from ocx.core.fsm import fsm_transition
+from ocx.core.locks import lock_get_or_404, lock_rows
+from ocx.core.services import service
 from registry.models import (
     CONTENT_FIELDS,
     Activity,
@@ -22,12 +22,14 @@ from registry.models import (
     ExecutionStats,
     VersionType,
 )
+from registry.rules import can_decide
 from registry.services.common import (
+    ACTIVITY_FIELDS,
+    activity_event,
     lock_activity,
     publish_activity_event,
     publish_registry_event,
     require,
-    transition,
 )
 
 EDITABLE_FIELDS = frozenset(CONTENT_FIELDS)
@@ -52,7 +54,7 @@ def _check_version(version: str) -> None:
 
 def _insert_activity(*, tenant, actor, fields: dict) -> Activity:
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: the unique constraint answers a duplicate
             activity = Activity(tenant_id=getattr(tenant, "pk", tenant), created_by=actor, **fields)
             if not isinstance(tenant, int):
                 activity.tenant = tenant  # the response names the tenant's slug: no query for it
@@ -66,8 +68,7 @@ def _insert_activity(*, tenant, actor, fields: dict) -> Activity:
     return activity
 
 
-@audited
-@transaction.atomic
+@service
 def activity_create(
     *,
     tenant,
@@ -105,8 +106,7 @@ def activity_create(
     return activity
 
 
-@audited
-@transaction.atomic
+@service
 def activity_update(*, tenant, actor, activity_id, **changes) -> Activity:
     """Content can change only before approval; after that, make a new version."""
     require(actor, tenant, Perm.CREATE_ACTIVITY)
@@ -127,7 +127,7 @@ def activity_update(*, tenant, actor, activity_id, **changes) -> Activity:
     for field in changed:
         setattr(activity, field, changes[field])
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: the unique constraint answers a duplicate
             activity.save()
     except IntegrityError:
         raise errors.Conflict(f"Activity {activity.name} {activity.version} already exists.") from None
@@ -137,8 +137,7 @@ def activity_update(*, tenant, actor, activity_id, **changes) -> Activity:
     return activity
 
 
-@audited
-@transaction.atomic
+@service
 def activity_delete(*, tenant, actor, activity_id) -> None:
     """Only an activity that was never approved may be deleted."""
     require(actor, tenant, Perm.CREATE_ACTIVITY)
@@ -162,8 +161,7 @@ def _bump(version: semver.Version, version_type: str) -> semver.Version:
     }[version_type]()
 
 
-@audited
-@transaction.atomic
+@service
 def activity_new_version(
     *,
     tenant,
@@ -224,8 +222,7 @@ def activity_new_version(
 # --- approvals ------------------------------------------------------------------------------
 
 
-@audited
-@transaction.atomic
+@service
 def activity_request_approval(
     *,
     tenant,
@@ -244,19 +241,17 @@ def activity_request_approval(
             "Unknown approval_type.", details={"approval_type": approval_type, "allowed": ApprovalType.values}
         )
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    if activity.status == ActivityStatus.DRAFT:
-        transition(activity, "submit_for_review", ActivityStatus.REVIEW)
-        activity.save()
-        publish_activity_event(
+    if activity.status != ActivityStatus.REVIEW:  # a draft opens a round; any other status is refused
+        fsm_transition(
             activity,
-            "submitted",
+            entity_type="activity",
             actor=actor,
-            title=f"Activity {activity} submitted for review",
-            review_round=activity.review_round,
-        )
-    elif activity.status != ActivityStatus.REVIEW:
-        raise errors.InvalidTransition(
-            current_state=activity.status, target_state=ActivityStatus.REVIEW, entity_type="activity"
+            name="submit_for_review",
+            lock=False,
+            update_fields=("review_round", *ACTIVITY_FIELDS),
+            publish=lambda a, edge, source: publish_activity_event(
+                a, "submitted", actor=actor, title=f"Activity {a} submitted for review", review_round=a.review_round
+            ),
         )
 
     asked = set(
@@ -303,20 +298,7 @@ def activity_request_approval(
     return activity, approvals
 
 
-def can_decide(user, approval: Approval, activity: Activity) -> tuple[bool, str]:
-    """Whether ``user`` may decide ``approval``, and if not, why (used by the API and admin)."""
-    if activity.created_by_id == user.pk:
-        return False, "Separation of duties: you cannot approve an activity you created."
-    if not has_perm(user, activity.tenant_id, approve_perm_for(approval.approval_type)):
-        return (
-            False,
-            f"Deciding a {approval.approval_type} approval needs the {approval.approval_type.lower()} approver role.",
-        )
-    return True, ""
-
-
-@audited
-@transaction.atomic
+@service
 def approval_decide(
     *, tenant, actor, activity_id, approval_id, approval_status: str, comments: str = ""
 ) -> tuple[Activity, Approval]:
@@ -328,9 +310,7 @@ def approval_decide(
             "approval_status must be APPROVED or REJECTED.", details={"approval_status": approval_status}
         )
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    approval = get_or_404(
-        Approval.objects.for_tenant(tenant).select_for_update(), "Approval", pk=approval_id, activity=activity
-    )
+    approval = lock_get_or_404(Approval.objects.for_tenant(tenant), "Approval", pk=approval_id, activity=activity)
     if approval.approval_status != ApprovalStatus.PENDING:
         raise errors.Conflict(
             f"This approval was already decided ({approval.approval_status}).",
@@ -343,43 +323,53 @@ def approval_decide(
         target = ActivityStatus.APPROVED if approval_status == ApprovalStatus.APPROVED else ActivityStatus.DRAFT
         raise errors.InvalidTransition(current_state=activity.status, target_state=target, entity_type="activity")
 
-    approval.approval_status = approval_status
-    approval.decision_comments = comments
-    approval.decided_by = actor
-    approval.decided_at = timezone.now()
-    approval.save()
-    verb = "granted" if approval_status == ApprovalStatus.APPROVED else "rejected"
-    publish_registry_event(
-        activity,
-        f"registry.approval.{verb}",
+    granted = approval_status == ApprovalStatus.APPROVED
+    verb = "granted" if granted else "rejected"
+    fsm_transition(
+        approval,
+        entity_type="approval",
         actor=actor,
-        source_object_type="approval",
-        source_object_id=approval.approval_id,
-        tags=("approval",),
-        title=f"{approval.approval_type.title()} approval {verb} for {activity}",
-        approval_id=str(approval.approval_id),
-        approval_type=approval.approval_type,
-        comments=comments,
-        review_round=approval.review_round,
+        name="grant" if granted else "reject",
+        lock=False,
+        arguments={"by": actor, "comments": comments},
+        update_fields=("decision_comments", "decided_by", "decided_at"),
+        publish=lambda a, edge, source: publish_registry_event(
+            activity,
+            f"registry.approval.{verb}",
+            actor=actor,
+            source_object_type="approval",
+            source_object_id=a.approval_id,
+            tags=("approval",),
+            title=f"{a.approval_type.title()} approval {verb} for {activity}",
+            approval_id=str(a.approval_id),
+            approval_type=a.approval_type,
+            comments=comments,
+            review_round=a.review_round,
+        ),
     )
 
     round_approvals = Approval.objects.for_tenant(tenant).filter(activity=activity, review_round=activity.review_round)
-    if approval_status == ApprovalStatus.REJECTED:
-        # At most one row per approval type: save each so history records the voiding.
-        for other in round_approvals.filter(approval_status=ApprovalStatus.PENDING).exclude(pk=approval.pk):
-            other.approval_status = ApprovalStatus.VOID
-            other.decided_at = timezone.now()
-            other.save(update_fields=["approval_status", "decided_at"])
-        transition(activity, "reject", ActivityStatus.DRAFT)
-        activity.save()
-        publish_activity_event(
+    if not granted:
+        # At most one row per approval type: each is moved (and its history row written) alone.
+        for other in lock_rows(round_approvals.filter(approval_status=ApprovalStatus.PENDING).exclude(pk=approval.pk)):
+            fsm_transition(
+                other, entity_type="approval", actor=actor, name="void", lock=False, update_fields=("decided_at",)
+            )
+        fsm_transition(
             activity,
-            "rejected",
+            entity_type="activity",
             actor=actor,
-            title=f"Activity {activity} rejected ({approval.approval_type})",
-            priority="high",
-            approval_type=approval.approval_type,
-            comments=comments,
+            name="reject",
+            lock=False,
+            update_fields=ACTIVITY_FIELDS,
+            publish=activity_event(
+                "rejected",
+                actor=actor,
+                title=f"Activity {activity} rejected ({approval.approval_type})",
+                priority="high",
+                approval_type=approval.approval_type,
+                comments=comments,
+            ),
         )
         return activity, approval
 
@@ -388,7 +378,13 @@ def approval_decide(
         status == ApprovalStatus.APPROVED for status in decided.values()
     )
     if complete:
-        transition(activity, "approve", ActivityStatus.APPROVED)
-        activity.save()
-        publish_activity_event(activity, "approved", actor=actor, title=f"Activity {activity} approved")
+        fsm_transition(
+            activity,
+            entity_type="activity",
+            actor=actor,
+            name="approve",
+            lock=False,
+            update_fields=ACTIVITY_FIELDS,
+            publish=activity_event("approved", actor=actor, title=f"Activity {activity} approved"),
+        )
     return activity, approval

@@ -1,14 +1,15 @@
-"""Helpers shared by the registry services: locking, permission checks, transitions, events."""
+"""Helpers shared by the registry services: permission checks, the activity lock, events."""
 
 from __future__ import annotations
-
-from django_fsm import can_proceed
 
 from activity_feed.services import publish
 from ocx.core import errors
 from ocx.core.access import has_perm
-from ocx.core.db import get_or_404
+from ocx.core.locks import lock_get_or_404, lock_rows
 from registry.models import Activity
+
+#: What an activity transition saves besides its status (``updated_at`` is ``auto_now``).
+ACTIVITY_FIELDS = ("updated_at",)
 
 
 def require(actor, tenant, perm: str) -> None:
@@ -17,16 +18,17 @@ def require(actor, tenant, perm: str) -> None:
 
 
 def lock_activity(*, tenant, activity_id) -> Activity:
-    """The activity row, locked for the rest of the transaction; 404 for another tenant's."""
-    return get_or_404(Activity.objects.for_tenant(tenant).select_for_update(), "Activity", pk=activity_id)
+    """The activity row, locked for the rest of the transaction; 404 for another tenant's.
+    The activity is the parent: lock it before any of its deployments or approvals."""
+    return lock_get_or_404(Activity.objects.for_tenant(tenant), "Activity", pk=activity_id)
 
 
-def transition(activity: Activity, method: str, target: str) -> None:
-    """Run a django-fsm transition or raise INVALID_TRANSITION with current and target state."""
-    bound = getattr(activity, method)
-    if not can_proceed(bound):
-        raise errors.InvalidTransition(current_state=activity.status, target_state=target, entity_type="activity")
-    bound()
+def lock_activities(*activity_ids, skip_locked: bool = False) -> dict:
+    """Several activities (a version and the one whose deployment it supersedes or rolls back
+    to), locked together in primary-key order, before any deployment: ``{pk: activity}``.
+    With ``skip_locked`` the rows another transaction holds are left out."""
+    wanted = {pk for pk in activity_ids if pk is not None}
+    return {a.pk: a for a in lock_rows(Activity.objects.all_tenants().filter(pk__in=wanted), skip_locked=skip_locked)}
 
 
 def activity_payload(activity: Activity, **extra) -> dict:
@@ -76,3 +78,13 @@ def publish_activity_event(activity: Activity, verb: str, *, actor, title: str, 
     return publish_registry_event(
         activity, f"registry.activity.{verb}", actor=actor, title=title, priority=priority, **extra
     )
+
+
+def activity_event(verb: str, *, actor, title: str, priority: str = "normal", **extra):
+    """A ``publish=`` callback for ``fsm_transition``: the moved activity's
+    ``registry.activity.<verb>`` event (its payload names the new status)."""
+
+    def publish_it(activity, edge, source):
+        return publish_activity_event(activity, verb, actor=actor, title=title, priority=priority, **extra)
+
+    return publish_it

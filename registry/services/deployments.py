@@ -1,4 +1,10 @@
-"""Deployments: deploy, activation by effective date, rollback, suspension, retirement."""
+"""Deployments: deploy, activation by effective date, rollback, suspension, retirement.
+
+Lock order (``ocx.core.locks``): activities first, then deployments. A path that touches two
+activities — a deployment superseding another version's in its slot, a rollback to the previous
+version — reads which ones before taking any lock, locks both together in primary-key order, then
+the deployments, and re-checks under the locks what it read.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,12 @@ from django.utils import timezone
 
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
-from ocx.core.audit import audited
 from ocx.core.db import get_or_404
+from ocx.core.fsm import fsm_transition, resolve
+from ocx.core.locks import lock_one, lock_rows
 from ocx.core.models import Tenant
+from ocx.core.services import service
 from registry.models import (
-    DEPLOYABLE_STATUSES,
     Activity,
     ActivityStatus,
     Deployment,
@@ -21,14 +28,18 @@ from registry.models import (
     Environment,
 )
 from registry.services.common import (
+    ACTIVITY_FIELDS,
+    activity_event,
+    lock_activities,
     lock_activity,
-    publish_activity_event,
     publish_registry_event,
     require,
-    transition,
 )
 
 LIVE = (DeploymentStatus.ACTIVE, DeploymentStatus.PENDING)
+#: What ending a deployment saves besides its status.
+END_FIELDS = ("ended_at", "ended_by", "end_reason")
+RACE = "Another deployment to this environment and tenant became active at the same time; retry."
 
 
 def _deployment_event(deployment: Deployment, verb: str, *, actor, title: str, priority: str = "normal", **extra):
@@ -50,71 +61,109 @@ def _deployment_event(deployment: Deployment, verb: str, *, actor, title: str, p
     )
 
 
-def _end(deployment: Deployment, *, status: str, actor, reason: str) -> None:
-    deployment.status = status
-    deployment.ended_at = timezone.now()
-    deployment.ended_by = actor if getattr(actor, "pk", None) else None
-    deployment.end_reason = reason
-    deployment.save()
-
-
-def _sync_activity_after_end(activity_id, *, actor) -> None:
-    """An ACTIVE activity whose last active deployment ended goes back to DEPLOYED."""
-    activity = Activity.objects.all_tenants().select_for_update().get(pk=activity_id)
-    still_live = (
-        Deployment.objects.all_tenants().filter(activity_id=activity_id, status=DeploymentStatus.ACTIVE).exists()
+def _end(deployment: Deployment, transition: str, *, actor, reason: str, publish=None) -> None:
+    """End a deployment (``supersede``, ``roll_back``, ``end_by_suspension``, ``end``): who,
+    when and why are recorded on the row."""
+    fsm_transition(
+        deployment,
+        entity_type="deployment",
+        actor=actor,
+        name=transition,
+        lock=False,
+        arguments={"by": actor, "reason": reason},
+        update_fields=END_FIELDS,
+        publish=publish,
     )
+
+
+def _deactivate_if_idle(activity: Activity, *, actor) -> None:
+    """An ACTIVE activity whose last active deployment ended goes back to DEPLOYED (the caller
+    holds the activity's lock)."""
+    still_live = Deployment.objects.all_tenants().filter(activity=activity, status=DeploymentStatus.ACTIVE).exists()
     if activity.status == ActivityStatus.ACTIVE and not still_live:
-        transition(activity, "deactivate", ActivityStatus.DEPLOYED)
-        activity.save()
-        publish_activity_event(
-            activity, "deactivated", actor=actor, title=f"Activity {activity} has no active deployment"
+        fsm_transition(
+            activity,
+            entity_type="activity",
+            actor=actor,
+            name="deactivate",
+            lock=False,
+            update_fields=ACTIVITY_FIELDS,
+            publish=activity_event("deactivated", actor=actor, title=f"Activity {activity} has no active deployment"),
         )
 
 
-def _make_active(deployment: Deployment, *, actor) -> Deployment:
-    """Supersede whatever is active in the deployment's slot, then make this one ACTIVE. The
-    partial unique index decides a race: the loser gets a 409 and nothing is written."""
-    current = (
-        Deployment.objects.all_tenants()
-        .select_for_update()
-        .filter(
-            tenant_id=deployment.tenant_id,
-            activity_name=deployment.activity_name,
-            environment=deployment.environment,
-            target_tenant_id=deployment.target_tenant_id,
-            status=DeploymentStatus.ACTIVE,
-        )
-        .exclude(pk=deployment.pk)
-        .first()
+def _in_slot(*, tenant_id, activity_name: str, environment: str, target_tenant_id):
+    """The deployments of one slot (owner tenant, activity name, environment, target tenant)."""
+    return Deployment.objects.all_tenants().filter(
+        tenant_id=tenant_id, activity_name=activity_name, environment=environment, target_tenant_id=target_tenant_id
     )
+
+
+def _slot_of(deployment: Deployment):
+    return _in_slot(
+        tenant_id=deployment.tenant_id,
+        activity_name=deployment.activity_name,
+        environment=deployment.environment,
+        target_tenant_id=deployment.target_tenant_id,
+    )
+
+
+def _holder_activity_id(slot):
+    """Unlocked read: the activity whose deployment is ACTIVE in the slot (the one a new
+    deployment there supersedes), so that it can be locked before any deployment."""
+    return slot.filter(status=DeploymentStatus.ACTIVE).values_list("activity_id", flat=True).first()
+
+
+def _go_live(deployment: Deployment, *, activities: dict, actor) -> Deployment:
+    """Supersede whatever is active in the deployment's slot, then make this one ACTIVE. The
+    caller holds the locks of ``activities`` (the deployment's and the slot holder's); the
+    partial unique index decides a race with another deployment going live: the loser gets a
+    409 and nothing is written."""
+    current = lock_one(
+        _slot_of(deployment)
+        .filter(status=DeploymentStatus.ACTIVE)
+        .exclude(pk=deployment.pk)
+        .select_related("target_tenant"),
+        of=("self",),
+    )
+    if current is not None and current.activity_id not in activities:
+        # Another version went live in the slot after we looked: its activity is not locked.
+        raise errors.Conflict(
+            RACE, details={"environment": deployment.environment, "activity_name": deployment.activity_name}
+        )
+    activity = activities[deployment.activity_id]
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: the unique index refuses a second ACTIVE
             if current is not None:
-                _end(
-                    current,
-                    status=DeploymentStatus.SUPERSEDED,
-                    actor=actor,
-                    reason=f"Superseded by {deployment.activity.version}",
-                )
-                deployment.previous_deployment = current
-            deployment.status = DeploymentStatus.ACTIVE
-            deployment.save()
+                current.activity = activities[current.activity_id]
+                _end(current, "supersede", actor=actor, reason=f"Superseded by {activity.version}")
+            fsm_transition(
+                deployment,
+                entity_type="deployment",
+                actor=actor,
+                name="activate",
+                lock=False,
+                arguments={"previous": current},
+                update_fields=("previous_deployment",),
+            )
     except IntegrityError:
         raise errors.Conflict(
-            "Another deployment to this environment and tenant became active at the same time; retry.",
-            details={"environment": deployment.environment, "activity_name": deployment.activity_name},
+            RACE, details={"environment": deployment.environment, "activity_name": deployment.activity_name}
         ) from None
-    activity = deployment.activity
     if activity.status != ActivityStatus.ACTIVE:
-        transition(activity, "activate", ActivityStatus.ACTIVE)
-        activity.save()
-        publish_activity_event(
+        fsm_transition(
             activity,
-            "activated",
+            entity_type="activity",
             actor=actor,
-            title=f"Activity {activity} active in {deployment.environment}",
-            environment=deployment.environment,
+            name="activate",
+            lock=False,
+            update_fields=ACTIVITY_FIELDS,
+            publish=activity_event(
+                "activated",
+                actor=actor,
+                title=f"Activity {activity} active in {deployment.environment}",
+                environment=deployment.environment,
+            ),
         )
     if current is not None:
         _deployment_event(
@@ -124,7 +173,7 @@ def _make_active(deployment: Deployment, *, actor) -> Deployment:
             title=f"{current.activity_name} {current.environment} deployment superseded",
         )
         if current.activity_id != activity.pk:
-            _sync_activity_after_end(current.activity_id, actor=actor)
+            _deactivate_if_idle(current.activity, actor=actor)
     return deployment
 
 
@@ -138,8 +187,7 @@ def _target_tenant(actor, tenant, target) -> Tenant:
     return target_tenant
 
 
-@audited
-@transaction.atomic
+@service
 def activity_deploy(
     *,
     tenant,
@@ -162,29 +210,35 @@ def activity_deploy(
     effective_from = effective_from or now
     if effective_until is not None and effective_until <= effective_from:
         raise errors.ValidationError("effective_until must be after effective_from.")
-    activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    if activity.status not in DEPLOYABLE_STATUSES:
-        raise errors.InvalidTransition(
-            current_state=activity.status, target_state=ActivityStatus.DEPLOYED, entity_type="activity"
+    live_now = effective_from <= now
+    activity = get_or_404(Activity.objects.for_tenant(tenant), "Activity", pk=activity_id)
+    holder = None
+    if live_now:
+        slot = _in_slot(
+            tenant_id=activity.tenant_id,
+            activity_name=activity.name,
+            environment=environment,
+            target_tenant_id=target.pk,
         )
-    if activity.status == ActivityStatus.APPROVED:
-        transition(activity, "deploy", ActivityStatus.DEPLOYED)
-        activity.save()
+        holder = _holder_activity_id(slot)
+    activities = lock_activities(activity.pk, holder)
+    if activity.pk not in activities:  # deleted since it was read
+        get_or_404(Activity.objects.for_tenant(tenant), "Activity", pk=activity_id)
+    activity = activities[activity.pk]
+    edge, _ = resolve(activity, entity_type="activity", name="deploy")  # refused before anything is written
     deployment = Deployment(
         tenant_id=activity.tenant_id,
         activity=activity,
         activity_name=activity.name,
         environment=environment,
         target_tenant=target,
-        status=DeploymentStatus.PENDING,
         effective_from=effective_from,
         effective_until=effective_until,
         deployed_by=actor,
         deployment_notes=deployment_notes,
     )
     deployment.save()
-    publish_activity_event(
-        activity,
+    announce = activity_event(
         "deployed",
         actor=actor,
         title=f"Activity {activity} deployed to {environment} ({target.slug})",
@@ -193,8 +247,20 @@ def activity_deploy(
         deployment_id=str(deployment.deployment_id),
         effective_from=effective_from.isoformat(),
     )
-    if effective_from <= now:
-        _make_active(deployment, actor=actor)
+    if edge.target != edge.source:
+        fsm_transition(
+            activity,
+            entity_type="activity",
+            actor=actor,
+            name="deploy",
+            lock=False,
+            update_fields=ACTIVITY_FIELDS,
+            publish=announce,
+        )
+    else:  # a deployed or active activity keeps its state: nothing of it to save
+        announce(activity, edge, edge.source)
+    if live_now:
+        _go_live(deployment, activities=activities, actor=actor)
     _deployment_event(
         deployment, "created", actor=actor, title=f"{activity} deployment to {environment} {deployment.status.lower()}"
     )
@@ -203,131 +269,185 @@ def activity_deploy(
 
 def deployments_activate_due(*, now: datetime | None = None, actor=None) -> dict[str, int]:
     """Beat job: activate PENDING deployments whose effective date has come, and end ACTIVE ones
-    whose range is over. Each row in its own transaction; rows another run holds are skipped,
-    so two concurrent runs never double an effect."""
+    whose range is over. Each row is its own service call (its own transaction and lock scope,
+    not one for the batch): a row that fails or waits never holds back or undoes the others,
+    and a row whose activity another transaction holds is skipped until the next run, so two
+    concurrent runs never double an effect."""
     now = now or timezone.now()
-    activated = ended = 0
     due = list(
         Deployment.objects.all_tenants()
         .filter(status=DeploymentStatus.PENDING, effective_from__lte=now)
         .order_by("effective_from")
         .values_list("pk", flat=True)[:500]
     )
-    for pk in due:
-        with transaction.atomic():
-            deployment = (
-                Deployment.objects.all_tenants()
-                .select_for_update(skip_locked=True)
-                .select_related("activity", "target_tenant")
-                .filter(pk=pk, status=DeploymentStatus.PENDING)
-                .first()
-            )
-            if deployment is None:
-                continue
-            activity = Activity.objects.all_tenants().select_for_update().get(pk=deployment.activity_id)
-            deployment.activity = activity
-            if activity.status not in (ActivityStatus.DEPLOYED, ActivityStatus.ACTIVE):
-                _end(deployment, status=DeploymentStatus.ENDED, actor=actor, reason=f"Activity is {activity.status}")
-                continue
-            try:
-                _make_active(deployment, actor=actor)
-            except errors.Conflict:
-                continue
-            activated += 1
+    activated = sum(_activate_due(deployment_id=pk, actor=actor) for pk in due)
     expired = list(
         Deployment.objects.all_tenants()
         .filter(status=DeploymentStatus.ACTIVE, effective_until__lte=now)
         .values_list("pk", flat=True)[:500]
     )
-    for pk in expired:
-        with transaction.atomic():
-            deployment = (
-                Deployment.objects.all_tenants()
-                .select_for_update(skip_locked=True)
-                .select_related("target_tenant")
-                .filter(pk=pk, status=DeploymentStatus.ACTIVE)
-                .first()
-            )
-            if deployment is None:
-                continue
-            _end(deployment, status=DeploymentStatus.ENDED, actor=actor, reason="Effective date range ended")
-            _deployment_event(
-                deployment,
-                "ended",
-                actor=actor,
-                title=f"{deployment.activity_name} {deployment.environment} deployment ended",
-            )
-            _sync_activity_after_end(deployment.activity_id, actor=actor)
-            ended += 1
+    ended = sum(_end_expired(deployment_id=pk, actor=actor) for pk in expired)
     return {"activated": activated, "ended": ended}
 
 
-@audited
-@transaction.atomic
+@service
+def _activate_due(*, deployment_id, actor) -> bool:
+    """One due deployment: its activity (and the one whose deployment it supersedes) locked
+    first, then the deployment, still PENDING. An activity no longer deployable ends it."""
+    row = (
+        Deployment.objects.all_tenants()
+        .filter(pk=deployment_id, status=DeploymentStatus.PENDING)
+        .values("activity_id", "tenant_id", "activity_name", "environment", "target_tenant_id")
+        .first()
+    )
+    if row is None:
+        return False
+    activity_id = row.pop("activity_id")
+    wanted = {activity_id, _holder_activity_id(_in_slot(**row))} - {None}
+    activities = lock_activities(*wanted, skip_locked=True)
+    if len(activities) < len(wanted):
+        return False  # another transaction holds one of them: the next run takes the row
+    deployment = lock_one(
+        Deployment.objects.all_tenants()
+        .filter(pk=deployment_id, status=DeploymentStatus.PENDING)
+        .select_related("target_tenant"),
+        of=("self",),
+    )
+    if deployment is None:
+        return False  # another run, or a suspension, got there first
+    activity = deployment.activity = activities[deployment.activity_id]
+    if activity.status not in (ActivityStatus.DEPLOYED, ActivityStatus.ACTIVE):
+        _end(deployment, "end", actor=actor, reason=f"Activity is {activity.status}")
+        return False
+    try:
+        _go_live(deployment, activities=activities, actor=actor)
+    except errors.Conflict:
+        return False
+    return True
+
+
+@service
+def _end_expired(*, deployment_id, actor) -> bool:
+    """One deployment whose effective range is over: its activity locked first, then the
+    deployment, still ACTIVE."""
+    activity_id = (
+        Deployment.objects.all_tenants()
+        .filter(pk=deployment_id, status=DeploymentStatus.ACTIVE)
+        .values_list("activity_id", flat=True)
+        .first()
+    )
+    if activity_id is None:
+        return False
+    activity = lock_one(Activity.objects.all_tenants().filter(pk=activity_id), skip_locked=True)
+    if activity is None:
+        return False  # another transaction holds it: the next run takes the row
+    deployment = lock_one(
+        Deployment.objects.all_tenants()
+        .filter(pk=deployment_id, status=DeploymentStatus.ACTIVE)
+        .select_related("target_tenant"),
+        of=("self",),
+    )
+    if deployment is None:
+        return False
+    deployment.activity = activity
+    _end(
+        deployment,
+        "end",
+        actor=actor,
+        reason="Effective date range ended",
+        publish=lambda d, edge, source: _deployment_event(
+            d, "ended", actor=actor, title=f"{d.activity_name} {d.environment} deployment ended"
+        ),
+    )
+    _deactivate_if_idle(activity, actor=actor)
+    return True
+
+
+@service
 def deployment_rollback(*, tenant, actor, activity_id, deployment_id, rollback_reason: str = "") -> Deployment:
     """End the current deployment and reactivate the one it superseded (the rollback chain)."""
     require(actor, tenant, Perm.DEPLOY_ACTIVITY)
-    activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    deployment = get_or_404(
-        Deployment.objects.for_tenant(tenant).select_for_update().select_related("target_tenant"),
-        "Deployment",
-        pk=deployment_id,
-        activity=activity,
+    # Which rows: read first, locked below (both activities, then both deployments).
+    activity = get_or_404(Activity.objects.for_tenant(tenant), "Activity", pk=activity_id)
+    seen = get_or_404(Deployment.objects.for_tenant(tenant), "Deployment", pk=deployment_id, activity=activity)
+    previous_id = seen.previous_deployment_id
+    previous_activity_id = (
+        Deployment.objects.all_tenants().filter(pk=previous_id).values_list("activity_id", flat=True).first()
+        if previous_id
+        else None
     )
+    activities = lock_activities(activity.pk, previous_activity_id)
+    rows = {
+        d.pk: d
+        for d in lock_rows(
+            Deployment.objects.all_tenants()
+            .filter(pk__in={seen.pk, previous_id} - {None})
+            .select_related("target_tenant"),
+            of=("self",),
+        )
+    }
+    activity, deployment = activities[activity.pk], rows[seen.pk]
+    deployment.activity = activity
     if deployment.status != DeploymentStatus.ACTIVE:
         raise errors.InvalidTransition(
             current_state=deployment.status, target_state=DeploymentStatus.ROLLED_BACK, entity_type="deployment"
         )
-    previous = deployment.previous_deployment
-    if previous is None:
+    if deployment.previous_deployment_id is None:
         raise errors.Conflict(
             "This deployment has no previous deployment to roll back to.", details={"deployment_id": str(deployment.pk)}
         )
-    previous = Deployment.objects.all_tenants().select_for_update().select_related("target_tenant").get(pk=previous.pk)
-    previous_activity = Activity.objects.all_tenants().select_for_update().get(pk=previous.activity_id)
+    if deployment.previous_deployment_id != previous_id:  # it went live after we looked
+        raise errors.Conflict(RACE, details={"deployment_id": str(deployment.pk)})
+    previous = rows[previous_id]
+    previous_activity = previous.activity = activities[previous.activity_id]
     if previous_activity.status not in (ActivityStatus.DEPLOYED, ActivityStatus.ACTIVE):
         raise errors.Conflict(
             f"The previous version {previous_activity.version} is {previous_activity.status} and cannot be reactivated.",
             details={"previous_activity_id": str(previous_activity.pk), "status": previous_activity.status},
         )
-    _end(deployment, status=DeploymentStatus.ROLLED_BACK, actor=actor, reason=rollback_reason)
-    previous.status = DeploymentStatus.ACTIVE
-    previous.ended_at = None
-    previous.ended_by = None
-    previous.end_reason = ""
-    previous.save()
-    _deployment_event(
+    _end(
         deployment,
-        "rolled_back",
+        "roll_back",
         actor=actor,
-        priority="high",
-        title=f"{activity} rolled back to {previous_activity.version} in {deployment.environment}",
-        rollback_reason=rollback_reason,
-        reactivated_deployment_id=str(previous.pk),
+        reason=rollback_reason,
+        publish=lambda d, edge, source: _deployment_event(
+            d,
+            "rolled_back",
+            actor=actor,
+            priority="high",
+            title=f"{activity} rolled back to {previous_activity.version} in {d.environment}",
+            rollback_reason=rollback_reason,
+            reactivated_deployment_id=str(previous.pk),
+        ),
+    )
+    fsm_transition(
+        previous, entity_type="deployment", actor=actor, name="reactivate", lock=False, update_fields=END_FIELDS
     )
     if previous_activity.status != ActivityStatus.ACTIVE:
-        transition(previous_activity, "activate", ActivityStatus.ACTIVE)
-        previous_activity.save()
-        publish_activity_event(
-            previous_activity, "activated", actor=actor, title=f"Activity {previous_activity} reactivated by rollback"
+        fsm_transition(
+            previous_activity,
+            entity_type="activity",
+            actor=actor,
+            name="activate",
+            lock=False,
+            update_fields=ACTIVITY_FIELDS,
+            publish=activity_event(
+                "activated", actor=actor, title=f"Activity {previous_activity} reactivated by rollback"
+            ),
         )
-    _sync_activity_after_end(activity.pk, actor=actor)
+    _deactivate_if_idle(activity, actor=actor)
     return previous
 
 
-def _end_live_deployments(activity: Activity, *, status: str, actor, reason: str) -> int:
-    live = (
-        Deployment.objects.all_tenants().select_for_update().filter(activity=activity, status__in=LIVE).order_by("pk")
-    )
-    count = 0
+def _end_live_deployments(activity: Activity, *, transition: str, actor, reason: str) -> int:
+    """End every live deployment of ``activity`` (locked by the caller), in primary-key order."""
+    live = lock_rows(Deployment.objects.all_tenants().filter(activity=activity, status__in=LIVE))
     for deployment in live:
-        _end(deployment, status=status, actor=actor, reason=reason)
-        count += 1
-    return count
+        _end(deployment, transition, actor=actor, reason=reason)
+    return len(live)
 
 
-@audited
-@transaction.atomic
+@service
 def activity_suspend(*, tenant, actor, activity_id, reason: str) -> Activity:
     """Emergency stop: every active (and pending) deployment ends at once; only an explicit
     reactivation makes the activity deployable again."""
@@ -335,45 +455,62 @@ def activity_suspend(*, tenant, actor, activity_id, reason: str) -> Activity:
     if not (reason or "").strip():
         raise errors.ValidationError("A suspension needs a reason.", details={"reason": "required"})
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    transition(activity, "suspend", ActivityStatus.SUSPENDED)
-    ended = _end_live_deployments(activity, status=DeploymentStatus.SUSPENDED, actor=actor, reason=reason)
-    activity.save()
-    publish_activity_event(
+    resolve(activity, entity_type="activity", name="suspend")  # refused before any deployment ends
+    ended = _end_live_deployments(activity, transition="end_by_suspension", actor=actor, reason=reason)
+    fsm_transition(
         activity,
-        "suspended",
+        entity_type="activity",
         actor=actor,
-        priority="critical",
-        title=f"Activity {activity} suspended: {reason}",
-        reason=reason,
-        deployments_ended=ended,
+        name="suspend",
+        lock=False,
+        update_fields=ACTIVITY_FIELDS,
+        publish=activity_event(
+            "suspended",
+            actor=actor,
+            priority="critical",
+            title=f"Activity {activity} suspended: {reason}",
+            reason=reason,
+            deployments_ended=ended,
+        ),
     )
     return activity
 
 
-@audited
-@transaction.atomic
+@service
 def activity_reactivate(*, tenant, actor, activity_id, reason: str = "") -> Activity:
     """Lift a suspension: the activity is APPROVED again and can be deployed."""
     require(actor, tenant, Perm.SUSPEND_ACTIVITY)
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    transition(activity, "reactivate", ActivityStatus.APPROVED)
-    activity.save()
-    publish_activity_event(
-        activity, "reactivated", actor=actor, priority="high", title=f"Activity {activity} reactivated", reason=reason
+    fsm_transition(
+        activity,
+        entity_type="activity",
+        actor=actor,
+        name="reactivate",
+        lock=False,
+        update_fields=ACTIVITY_FIELDS,
+        publish=activity_event(
+            "reactivated", actor=actor, priority="high", title=f"Activity {activity} reactivated", reason=reason
+        ),
     )
     return activity
 
 
-@audited
-@transaction.atomic
+@service
 def activity_retire(*, tenant, actor, activity_id, reason: str = "") -> Activity:
     """Retire for good: its deployments end and no transition leaves RETIRED."""
     require(actor, tenant, Perm.SUSPEND_ACTIVITY)
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    transition(activity, "retire", ActivityStatus.RETIRED)
-    ended = _end_live_deployments(activity, status=DeploymentStatus.ENDED, actor=actor, reason=reason or "Retired")
-    activity.save()
-    publish_activity_event(
-        activity, "retired", actor=actor, title=f"Activity {activity} retired", reason=reason, deployments_ended=ended
+    resolve(activity, entity_type="activity", name="retire")  # refused before any deployment ends
+    ended = _end_live_deployments(activity, transition="end", actor=actor, reason=reason or "Retired")
+    fsm_transition(
+        activity,
+        entity_type="activity",
+        actor=actor,
+        name="retire",
+        lock=False,
+        update_fields=ACTIVITY_FIELDS,
+        publish=activity_event(
+            "retired", actor=actor, title=f"Activity {activity} retired", reason=reason, deployments_ended=ended
+        ),
     )
     return activity

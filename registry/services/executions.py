@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from ocx.core import errors
 from ocx.core.access import Perm
-from ocx.core.audit import audited
 from ocx.core.db import get_or_404
+from ocx.core.services import service
 from registry.models import (
     Activity,
     ActivityConflict,
@@ -30,8 +29,7 @@ def _activity(tenant, activity_id) -> Activity:
     return get_or_404(Activity.objects.for_tenant(tenant), "Activity", pk=activity_id)
 
 
-@audited
-@transaction.atomic
+@service
 def execution_record(
     *,
     tenant,
@@ -114,8 +112,7 @@ def execution_record(
     return execution
 
 
-@audited
-@transaction.atomic
+@service
 def conflict_record(
     *,
     tenant,

@@ -44,26 +44,6 @@ REGISTRY_WRITES = [
     ("post", "/api/v1/activities/{activity}/executions"),
     ("post", "/api/v1/activities/{activity}/conflicts"),
 ]
-# These validate the body before their service checks the permission; registry/api.py is to
-# declare ``required_perms`` on them (see the reliability issue). Drop a path from here then.
-REGISTRY_VALIDATES_FIRST = {
-    "/api/v1/activities",
-    "/api/v1/activities/{activity}/approve",
-    "/api/v1/activities/{activity}/deploy",
-    "/api/v1/activities/{activity}/rollback",
-    "/api/v1/activities/{activity}/suspend",
-    "/api/v1/activities/{activity}/new-version",
-    "/api/v1/activities/{activity}/executions",
-    "/api/v1/activities/{activity}/conflicts",
-}
-
-
-def _registry_case(method, path):
-    pending = path in REGISTRY_VALIDATES_FIRST and method == "post"
-    marks = (
-        [pytest.mark.xfail(strict=True, reason="registry/api.py: required_perms not declared yet")] if pending else []
-    )
-    return pytest.param(method, path, marks=marks, id=f"{method} {path}")
 
 
 @pytest.fixture
@@ -106,7 +86,7 @@ def test_a_viewers_malformed_body_is_403_too(api_client_for, viewer_user, ids, m
     assert response.status_code == 403, response.content[:300]
 
 
-@pytest.mark.parametrize(("method", "path"), [_registry_case(m, p) for m, p in REGISTRY_WRITES])
+@pytest.mark.parametrize(("method", "path"), REGISTRY_WRITES)
 def test_a_viewers_empty_registry_write_is_403_not_400(api_client_for, viewer_user, ids, method, path):
     client = api_client_for(viewer_user)
 
