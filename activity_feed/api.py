@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from activity_feed import selectors, services
-from activity_feed.filters import EventFilters
+from activity_feed.filters import FALSE, TRUE, EventFilters
 from activity_feed.ratelimit import check_rate
 from activity_feed.serializers import (
     ActivityEventSerializer,
@@ -23,32 +23,56 @@ from activity_feed.serializers import (
 )
 from ocx.core import errors
 from ocx.core.access import Perm
-from ocx.core.api.params import parse_int
+from ocx.core.api.params import INT64_MAX, parse_int
+from ocx.core.api.schema import int_parameter
 from ocx.core.api.views import TenantAPIView
 from ocx.core.tenancy import tenant_for_user
 
+ISO_MOMENT = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
 FILTER_PARAMETERS = [
     OpenApiParameter("types", str, description="Comma-separated event types (also `type`)"),
     OpenApiParameter("sources", str, description="Comma-separated sources (also `source`)"),
     OpenApiParameter("priority", str, description="Comma-separated priorities"),
     OpenApiParameter("status", str, description="active / archived"),
-    OpenApiParameter("start_date", str, description="ISO date or datetime (inclusive)"),
-    OpenApiParameter("end_date", str, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("start_date", ISO_MOMENT, description="ISO date or datetime (inclusive)"),
+    OpenApiParameter("end_date", ISO_MOMENT, description="ISO date or datetime (inclusive)"),
     OpenApiParameter("entity_type", str),
     OpenApiParameter("entity_id", str),
     OpenApiParameter("tags", str, description="Comma-separated tags"),
     OpenApiParameter("tags_match", str, enum=["any", "all"]),
     OpenApiParameter("correlation_id", str),
     OpenApiParameter("source_system", str),
-    OpenApiParameter("read", bool, description="true: read by me; false: unread by me"),
+    OpenApiParameter(
+        "read",
+        {"type": "string", "enum": sorted(TRUE | FALSE)},
+        description="true: read by me; false: unread by me (case-insensitive)",
+    ),
     OpenApiParameter("search", str, description="Text in the title"),
 ]
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="Opaque cursor from `next_cursor`"),
-    OpenApiParameter("page_size", int, description="Default 30, at most 100 (alias `pageSize`)"),
-    OpenApiParameter("page", int, description="1-based page number (offset; for deep reading follow `next_cursor`)"),
-    OpenApiParameter("sort_order", str, enum=["desc", "asc"], description="By timestamp, then id"),
+    int_parameter(
+        "page_size", 1, INT64_MAX, "Default 30; larger values are served as 100 (aliases `pageSize`, `limit`)"
+    ),
+    int_parameter("page", 1, selectors.MAX_PAGE, "1-based page number (offset; for deep reading follow `next_cursor`)"),
+    OpenApiParameter(
+        "sort_order", str, enum=["desc", "asc"], description="By timestamp, then id (aliases `sortOrder`, `order`)"
+    ),
 ]
+
+
+def _filters(params) -> EventFilters:
+    """``EventFilters`` of the query, where a parameter given empty or outside its documented
+    values is refused (400), not read as absent: the schema's enums and formats hold."""
+    for name, allowed in (("read", TRUE | FALSE), ("tags_match", {"any", "all"})):
+        if name in params and params[name].lower() not in allowed:
+            raise errors.ValidationError(
+                f"{name} must be one of: {', '.join(sorted(allowed))}.", details={name: params[name]}
+            )
+    for name in ("start_date", "end_date"):
+        if name in params and not params[name].strip():
+            raise errors.ValidationError(f"{name} must be an ISO date or datetime.", details={name: params[name]})
+    return EventFilters.from_params(params)
 
 
 def _render(event, state) -> dict:
@@ -59,14 +83,16 @@ class EventListCreateView(TenantAPIView):
     """List the tenant's events (filters, keyset pages) or record one (idempotent)."""
 
     required_perms = {"POST": Perm.CREATE_EVENT}
+    error_statuses = {"POST": (409, 429)}  # activity_feed.ratelimit; a clash of event ids (retry)
 
     @extend_schema(
         operation_id="events_list", parameters=FILTER_PARAMETERS + PAGE_PARAMETERS, responses=EventPageSerializer
     )
     def get(self, request):
         params = request.query_params
-        filters = EventFilters.from_params(params)
-        sort_order = (params.get("sort_order") or params.get("sortOrder") or params.get("order") or "desc").lower()
+        filters = _filters(params)
+        # Present means given: an empty sort_order is refused, not read as the default.
+        sort_order = next((params[k] for k in ("sort_order", "sortOrder", "order") if k in params), "desc").lower()
         page_number = selectors.parse_page_number(params.get("page"))
         if sort_order not in {"asc", "desc"}:
             raise errors.ValidationError("sort_order must be 'asc' or 'desc'.", details={"sort_order": sort_order})
@@ -147,21 +173,21 @@ class EventReadView(TenantAPIView):
         return self.patch(request, pk)
 
 
+ReadAllOutput = inline_serializer(
+    "ReadAllOutput",
+    {
+        "success": serializers.BooleanField(),
+        "up_to_id": serializers.IntegerField(),
+        "read_at": serializers.DateTimeField(),
+        "unread_count": serializers.IntegerField(),
+    },
+)
+
+
 class EventReadAllView(TenantAPIView):
     """Mark every event up to ``up_to_id`` (or a list ``cursor``; default: the newest) read."""
 
-    @extend_schema(
-        request=ReadAllInput,
-        responses=inline_serializer(
-            "ReadAllOutput",
-            {
-                "success": serializers.BooleanField(),
-                "up_to_id": serializers.IntegerField(),
-                "read_at": serializers.DateTimeField(),
-                "unread_count": serializers.IntegerField(),
-            },
-        ),
-    )
+    @extend_schema(request=ReadAllInput, responses=ReadAllOutput)
     def patch(self, request):
         data = ReadAllInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -178,7 +204,7 @@ class EventReadAllView(TenantAPIView):
             }
         )
 
-    @extend_schema(request=ReadAllInput, responses=None)
+    @extend_schema(request=ReadAllInput, responses=ReadAllOutput)
     def post(self, request):
         return self.patch(request)
 
@@ -189,7 +215,7 @@ class EventStatsView(TenantAPIView):
     @extend_schema(
         parameters=[
             *FILTER_PARAMETERS,
-            OpenApiParameter("days", int, description="Per-day window without start_date (30)"),
+            int_parameter("days", 1, INT64_MAX, "Per-day window without start_date (default 30, at most 366)"),
         ],
         responses=inline_serializer(
             "EventStats",
@@ -204,6 +230,6 @@ class EventStatsView(TenantAPIView):
         ),
     )
     def get(self, request):
-        filters = EventFilters.from_params(request.query_params)
+        filters = _filters(request.query_params)
         days = min(366, parse_int(request.query_params.get("days"), name="days", minimum=1, default=30))
         return Response(selectors.event_stats(tenant=request.tenant, user=request.user, filters=filters, days=days))

@@ -69,6 +69,7 @@ class EventPageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     page_size = serializers.IntegerField()
     has_more = serializers.BooleanField()
+    page = serializers.IntegerField(required=False, min_value=1, help_text="Echoed when `?page=` was given")
     unread_count = serializers.IntegerField(required=False)
 
 

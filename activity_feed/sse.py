@@ -18,6 +18,7 @@ from activity_feed.filters import EventFilters
 from activity_feed.live import READY, encoded, event_feed, parse_last_id
 from ocx.core import errors
 from ocx.core.api.authentication import token_from_header, user_for_token
+from ocx.core.api.schema import ERROR_DESCRIPTIONS
 from ocx.core.tenancy import resolve_tenant
 
 
@@ -78,3 +79,79 @@ async def event_stream(request):
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response
+
+
+# --- the OpenAPI description ------------------------------------------------------------------
+
+STREAM_PATH = "/api/v1/events/stream"
+
+
+def add_to_schema(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS): this view is plain async
+    Django, which drf-spectacular does not list; described here with the list's filters."""
+    from activity_feed.api import FILTER_PARAMETERS  # the list's filters, which the stream takes too
+
+    parameters = [
+        {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "required": False,
+            "description": "The id of the last event received: replay what came after it, then live events.",
+            "schema": {"type": "string", "pattern": r"^\s*[+]?[0-9]{1,19}\s*$"},
+        },
+        {
+            "name": "X-Tenant",
+            "in": "header",
+            "required": False,
+            "description": "One of the caller's tenants (also `?tenant=`).",
+            "schema": {"type": "string"},
+        },
+        *(
+            {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+            for name, description, schema in [
+                ("tenant", "One of the caller's tenants (as X-Tenant)", {"type": "string"}),
+                ("token", "An API token (EventSource cannot set headers)", {"type": "string"}),
+                ("last_event_id", "As Last-Event-ID", {"type": "integer", "minimum": 0}),
+                ("cursor", "As Last-Event-ID", {"type": "integer", "minimum": 0}),
+            ]
+        ),
+        *(
+            {
+                "name": p.name,
+                "in": "query",
+                "required": False,
+                "description": p.description,
+                "schema": p.type
+                if isinstance(p.type, dict)
+                else {"type": "string", **({"enum": list(p.enum)} if p.enum else {})},
+            }
+            for p in FILTER_PARAMETERS
+        ),
+    ]
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    operation = {
+        "operationId": "events_stream",
+        "summary": "Live events of the caller's tenant (Server-Sent Events)",
+        "description": (
+            "Authenticated by session, `Authorization: Token|Bearer <key>` or `?token=<key>`. Each event is "
+            '`id: <event id>` and `data: {"action": "created", "event": {…}}` (the event as in '
+            "`GET /api/v1/events/{id}`); `: keepalive` comments every 30 s. A reconnecting browser sends "
+            "`Last-Event-ID` and gets exactly what it missed, then live events. The response never ends."
+        ),
+        "tags": ["events"],
+        "parameters": parameters,
+        "responses": {
+            "200": {
+                "description": "The event stream",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **{
+                code: {"description": ERROR_DESCRIPTIONS[code], "content": envelope}
+                for code in ("400", "401", "403", "405")
+            },
+        },
+        "security": [{"bearerAuth": []}, {"tokenAuth": []}, {"cookieAuth": []}],
+    }
+    result.setdefault("paths", {})[STREAM_PATH] = {"get": operation}
+    result["paths"] = dict(sorted(result["paths"].items()))
+    return result

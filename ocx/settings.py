@@ -184,11 +184,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "ocx.core.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: no endpoint takes forms (the browsable API posts JSON from its raw-data form).
+    "DEFAULT_PARSER_CLASSES": ["ocx.core.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -197,7 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "ocx.core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 30,
     "EXCEPTION_HANDLER": "ocx.core.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ocx.core.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -212,6 +209,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Two apps have a "priority" enum with different values; name each explicitly.
     "ENUM_NAME_OVERRIDES": {"EventPriorityEnum": "activity_feed.models.EventPriority"},
+    # The SSE stream is a plain async view drf-spectacular cannot see: it describes itself.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "activity_feed.sse.add_to_schema",
+    ],
 }
 
 # --- Celery ------------------------------------------------------------------------------------

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from ocx.core import errors
 from ocx.core.access import Perm
 from ocx.core.api.pagination import PageNumberPagination
+from ocx.core.api.params import parse_bool, parse_choice, parse_int
+from ocx.core.api.schema import bool_parameter, int_parameter, uuid_parameter
 from ocx.core.api.views import TenantAPIView
 from registry import selectors, services
 from registry.models import ActivityStatus, ApprovalType, Environment
@@ -58,6 +60,8 @@ class RegistryView(TenantAPIView):
 
 class ActivityListView(RegistryView):
     required_perms = {"POST": Perm.CREATE_ACTIVITY}
+    pagination_class = PageNumberPagination
+    error_statuses = {"POST": (409,)}  # the name and version exist already
 
     @extend_schema(
         tags=TAGS,
@@ -70,14 +74,14 @@ class ActivityListView(RegistryView):
             OpenApiParameter(
                 "environment", enum=Environment.values, description="Only activities actively deployed there"
             ),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
         ],
     )
     def get(self, request):
         """List activities (30 per page by default, at most 100)."""
+        parse_choice(request.query_params, "status", ActivityStatus.values)
+        parse_choice(request.query_params, "environment", Environment.values)
         qs = selectors.activity_list(tenant=request.tenant, filters=request.query_params)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ActivitySerializer(page, many=True).data)
 
@@ -97,13 +101,14 @@ class ActivityLatestView(RegistryView):
     def get(self, request, name: str):
         """The highest semantic version of an activity name (optionally in one status)."""
         activity = selectors.activity_latest(
-            tenant=request.tenant, name=name, status=request.query_params.get("status")
+            tenant=request.tenant, name=name, status=parse_choice(request.query_params, "status", ActivityStatus.values)
         )
         return Response(ActivitySerializer(activity).data)
 
 
 class ActivityDetailView(RegistryView):
     required_perms = {"PATCH": Perm.CREATE_ACTIVITY, "DELETE": Perm.CREATE_ACTIVITY}
+    error_statuses = {"PATCH": (409,), "DELETE": (409,)}  # IMMUTABLE once approved; CONFLICT on a taken version
 
     @extend_schema(tags=TAGS, responses=ActivitySerializer)
     def get(self, request, activity_id):
@@ -129,6 +134,7 @@ class ActivityDetailView(RegistryView):
 
 class RequestApprovalView(RegistryView):
     required_perms = {"POST": Perm.REQUEST_APPROVAL}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(
         tags=TAGS,
@@ -159,11 +165,12 @@ class RequestApprovalView(RegistryView):
 
 class DecideView(RegistryView):
     required_perms = {"POST": APPROVE_ANY}
+    error_statuses = {"POST": (409,)}  # already decided
 
     @extend_schema(
         tags=TAGS,
         request=DecideInput,
-        parameters=[OpenApiParameter("approval_id", str, required=False)],
+        parameters=[uuid_parameter("approval_id", "The approval to decide.")],
         responses=inline_serializer(
             "ApprovalDecision", {"activity": ActivitySerializer(), "approval": ApprovalSerializer()}
         ),
@@ -171,16 +178,23 @@ class DecideView(RegistryView):
     def post(self, request, activity_id):
         """Approve or reject one approval (``?approval_id=``)."""
         data = _validated(DecideInput, request.data)
-        approval_id = request.query_params.get("approval_id") or data.pop("approval_id", None)
-        data.pop("approval_id", None)
-        if not approval_id:
-            raise errors.ValidationError(
-                "approval_id is required.", details={"approval_id": ["This field is required."]}
-            )
+        approval_id = _required_uuid(request, "approval_id")
         activity, approval = services.approval_decide(
             tenant=request.tenant, actor=request.user, activity_id=activity_id, approval_id=approval_id, **data
         )
         return Response({"activity": ActivitySerializer(activity).data, "approval": ApprovalSerializer(approval).data})
+
+
+def _required_uuid(request, name: str) -> str:
+    """A required ``?<name>=`` query parameter holding a UUID; absent or malformed: 400."""
+    value = request.query_params.get(name)
+    if not value:
+        raise errors.ValidationError(f"{name} is required.", details={name: ["This field is required."]})
+    field = serializers.UUIDField()
+    try:
+        return str(field.to_internal_value(value))
+    except serializers.ValidationError:
+        raise errors.ValidationError(f"{name} must be a UUID.", details={name: ["Must be a valid UUID."]}) from None
 
 
 class ActivityApprovalsView(RegistryView):
@@ -192,33 +206,34 @@ class ActivityApprovalsView(RegistryView):
 
 
 class PendingApprovalsView(RegistryView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(
         tags=TAGS,
         responses=ApprovalSerializer(many=True),
         parameters=[
             OpenApiParameter("approval_type", enum=ApprovalType.values),
             OpenApiParameter("approver", description="The approver_id the approval was requested from"),
-            OpenApiParameter("mine", bool, description="Only approvals the caller may decide"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            bool_parameter("mine", "Only approvals the caller may decide"),
         ],
     )
     def get(self, request):
         """Pending approvals of the caller's tenant."""
         qs = selectors.approvals_pending(
             tenant=request.tenant,
-            approval_type=request.query_params.get("approval_type"),
+            approval_type=parse_choice(request.query_params, "approval_type", ApprovalType.values),
             approver=request.query_params.get("approver"),
         )
-        if request.query_params.get("mine") in ("1", "true", "yes"):
+        if parse_bool(request.query_params.get("mine"), name="mine"):
             qs = [a for a in qs if can_decide(request.user, a, a.activity)[0]]
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ApprovalSerializer(page, many=True).data)
 
 
 class DeployView(RegistryView):
     required_perms = {"POST": Perm.DEPLOY_ACTIVITY}
+    error_statuses = {"POST": (409,)}  # the slot is taken by a concurrent deploy, or the activity is not deployable
 
     @extend_schema(tags=TAGS, request=DeployInput, responses={201: DeploymentSerializer})
     def post(self, request, activity_id):
@@ -240,11 +255,12 @@ class DeploymentListView(RegistryView):
 
 class RollbackView(RegistryView):
     required_perms = {"POST": Perm.DEPLOY_ACTIVITY}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(
         tags=TAGS,
         request=RollbackInput,
-        parameters=[OpenApiParameter("deployment_id", str, required=False)],
+        parameters=[uuid_parameter("deployment_id", "The deployment to roll back.")],
         responses=inline_serializer(
             "RollbackResult", {"rolled_back": DeploymentSerializer(), "reactivated": DeploymentSerializer()}
         ),
@@ -252,12 +268,7 @@ class RollbackView(RegistryView):
     def post(self, request, activity_id):
         """End a deployment and reactivate the one it superseded."""
         data = _validated(RollbackInput, request.data)
-        deployment_id = request.query_params.get("deployment_id") or data.get("deployment_id")
-        data.pop("deployment_id", None)
-        if not deployment_id:
-            raise errors.ValidationError(
-                "deployment_id is required.", details={"deployment_id": ["This field is required."]}
-            )
+        deployment_id = _required_uuid(request, "deployment_id")
         reactivated = services.deployment_rollback(
             tenant=request.tenant, actor=request.user, activity_id=activity_id, deployment_id=deployment_id, **data
         )
@@ -272,6 +283,7 @@ class RollbackView(RegistryView):
 
 class SuspendView(RegistryView):
     required_perms = {"POST": Perm.SUSPEND_ACTIVITY}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(tags=TAGS, request=SuspendInput, responses=ActivitySerializer)
     def post(self, request, activity_id):
@@ -287,6 +299,7 @@ class SuspendView(RegistryView):
 
 class ReactivateView(RegistryView):
     required_perms = {"POST": Perm.SUSPEND_ACTIVITY}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(tags=TAGS, request=ReasonInput, responses=ActivitySerializer)
     def post(self, request, activity_id):
@@ -302,6 +315,7 @@ class ReactivateView(RegistryView):
 
 class RetireView(RegistryView):
     required_perms = {"POST": Perm.SUSPEND_ACTIVITY}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(tags=TAGS, request=ReasonInput, responses=ActivitySerializer)
     def post(self, request, activity_id):
@@ -317,6 +331,7 @@ class RetireView(RegistryView):
 
 class NewVersionView(RegistryView):
     required_perms = {"POST": Perm.CREATE_ACTIVITY}
+    error_statuses = {"POST": (409,)}  # the bumped version exists already
 
     @extend_schema(tags=TAGS, request=NewVersionInput, responses={201: ActivitySerializer})
     def post(self, request, activity_id):
@@ -340,20 +355,16 @@ class VersionListView(RegistryView):
 
 class ExecutionListView(RegistryView):
     required_perms = {"POST": Perm.RECORD_EXECUTION}
+    error_statuses = {"POST": (409,)}  # no active deployment to record against
 
     @extend_schema(
         tags=TAGS,
         responses=ExecutionSerializer(many=True),
-        parameters=[OpenApiParameter("limit", int, description="1–1000, default 100")],
+        parameters=[int_parameter("limit", 1, 1000, "Default 100, at most 1000")],
     )
     def get(self, request, activity_id):
         """The most recent executions."""
-        try:
-            limit = min(max(int(request.query_params.get("limit", 100)), 1), 1000)
-        except ValueError:
-            raise errors.ValidationError(
-                "limit must be an integer.", details={"limit": request.query_params.get("limit")}
-            ) from None
+        limit = parse_int(request.query_params.get("limit"), name="limit", minimum=1, maximum=1000, default=100)
         executions = selectors.executions_for(activity=self.activity(activity_id), limit=limit)
         return Response(ExecutionSerializer(executions, many=True).data)
 
@@ -378,6 +389,7 @@ class StatsView(RegistryView):
 
 class ConflictListView(RegistryView):
     required_perms = {"POST": Perm.CREATE_ACTIVITY}
+    error_statuses = {"POST": (409,)}
 
     @extend_schema(tags=TAGS, responses=ConflictSerializer(many=True))
     def get(self, request, activity_id):

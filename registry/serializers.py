@@ -3,6 +3,7 @@ with the seed's field names."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from ocx.core.api.serializers import InputSerializer
@@ -31,9 +32,32 @@ _DECLARED_ACTOR = {
 }
 
 
+# Semantic Versioning 2.0.0 (semver.org's expression, ASCII digits only): what the service's
+# ``semver.Version.is_valid`` accepts (it answers anything else 400 VALIDATION_ERROR), published
+# in the schema.
+SEMVER_PATTERN = (
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?"
+    r"(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$"
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": SEMVER_PATTERN,
+        "maxLength": 64,
+        "description": "A semantic version, MAJOR.MINOR.PATCH[-prerelease][+build].",
+    }
+)
+class SemverField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, **kwargs)
+
+
 class ActivityCreateInput(InputSerializer):
     name = serializers.CharField(max_length=200)
-    version = serializers.CharField(max_length=64)
+    version = SemverField()
     ebcl_source = serializers.CharField()
     owner = serializers.CharField(max_length=200)
     authority = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
@@ -44,7 +68,7 @@ class ActivityCreateInput(InputSerializer):
 
 class ActivityUpdateInput(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
-    version = serializers.CharField(max_length=64, required=False)
+    version = SemverField(required=False)
     ebcl_source = serializers.CharField(required=False)
     owner = serializers.CharField(max_length=200, required=False)
     authority = serializers.CharField(max_length=300, required=False, allow_blank=True)
@@ -64,9 +88,6 @@ class RequestApprovalInput(InputSerializer):
 class DecideInput(InputSerializer):
     approval_status = serializers.ChoiceField(choices=[ApprovalStatus.APPROVED, ApprovalStatus.REJECTED])
     comments = serializers.CharField(required=False, allow_blank=True, default="")
-    approval_id = serializers.UUIDField(
-        required=False, help_text="May be given as the ?approval_id= query parameter instead."
-    )
 
 
 class DeployInput(InputSerializer):
@@ -86,9 +107,6 @@ class DeployInput(InputSerializer):
 class RollbackInput(InputSerializer):
     rollback_reason = serializers.CharField(required=False, allow_blank=True, default="")
     rolled_back_by = serializers.CharField(**_DECLARED_ACTOR)
-    deployment_id = serializers.UUIDField(
-        required=False, help_text="May be given as the ?deployment_id= query parameter instead."
-    )
 
 
 class SuspendInput(InputSerializer):
@@ -96,6 +114,7 @@ class SuspendInput(InputSerializer):
     suspended_by = serializers.CharField(**_DECLARED_ACTOR)
 
 
+@extend_schema_serializer(component_name="ActivityReasonInput")  # workflow.engine has a ReasonInput too
 class ReasonInput(InputSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -129,7 +148,7 @@ class ConflictInput(InputSerializer):
 
 # --- output -------------------------------------------------------------------------------
 
-_username = {"slug_field": "username", "read_only": True}
+_username = {"slug_field": "username", "read_only": True, "allow_null": True}  # null: not decided yet, or no user
 
 
 class ActivitySerializer(serializers.ModelSerializer):

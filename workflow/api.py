@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from ocx.core import fsm
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.params import parse_int, parse_path_id
+from ocx.core.api.params import INT64_MAX, parse_bool, parse_int, parse_path_id
+from ocx.core.api.schema import bool_parameter, int_parameter
 from ocx.core.api.views import TenantAPIView, TenantHeaderPermission
 from workflow import selectors, services
 from workflow.models import ActionPlan, Task
@@ -58,9 +59,7 @@ class TaskListView(TenantAPIView):
             OpenApiParameter("task_type", str),
             OpenApiParameter("priority", str),
             OpenApiParameter("assigned_to", str, description="Username"),
-            OpenApiParameter("action_plan_id", int),
-            OpenApiParameter("limit", int, description="Default 30, at most 100"),
-            OpenApiParameter("offset", int),
+            int_parameter("action_plan_id", 1, INT64_MAX),
         ],
         responses=TaskOutput(many=True),
     )
@@ -103,6 +102,7 @@ class TaskTransitionView(TenantAPIView):
     """Move a task to ``target_state`` (creator, assignee or admin; UPDATE_TASK)."""
 
     required_perms = {"POST": Perm.UPDATE_TASK}
+    error_statuses = {"POST": (409,)}  # a concurrent transition won
 
     @extend_schema(request=TransitionInput, responses={200: TaskTransitionResult, **ERRORS})
     def post(self, request, pk):
@@ -119,11 +119,12 @@ class TaskTransitionView(TenantAPIView):
 
 class ActionPlanListView(TenantAPIView):
     required_perms = {"POST": Perm.CREATE_ACTION_PLAN}
+    pagination_class = LimitPagination
 
     @extend_schema(parameters=[OpenApiParameter("state", str)], responses=ActionPlanOutput(many=True))
     def get(self, request):
         qs = selectors.action_plan_list(tenant=request.tenant, state=request.query_params.get("state"))
-        paginator = LimitPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ActionPlanOutput(page, many=True).data)
 
@@ -147,6 +148,7 @@ class ActionPlanDetailView(TenantAPIView):
 class _PlanTransitionView(TenantAPIView):
     target_state = ""
     required_perms = {"POST": Perm.ACTIVATE_ACTION_PLAN}
+    error_statuses = {"POST": (409,)}  # a concurrent transition won
 
     @extend_schema(request=PlanTransitionInput, responses={200: ActionPlanTransitionResult, **ERRORS})
     def post(self, request, pk):
@@ -231,10 +233,17 @@ class SLAConfigListView(TenantAPIView):
     """The tenant's SLA configurations and the global defaults (MANAGE_SLA)."""
 
     required_perm = Perm.MANAGE_SLA
+    error_statuses = {"POST": (409,)}  # one configuration per service area and task type
 
-    @extend_schema(parameters=[OpenApiParameter("active_only", bool)], responses=SLAConfigOutput(many=True))
+    @extend_schema(
+        operation_id="v1_workflow_sla_configs_list",
+        parameters=[bool_parameter("active_only")],
+        responses=inline_serializer(
+            "SLAConfigList", {"count": serializers.IntegerField(), "results": SLAConfigOutput(many=True)}
+        ),
+    )
     def get(self, request):
-        active_only = request.query_params.get("active_only", "").lower() in {"1", "true", "yes"}
+        active_only = parse_bool(request.query_params.get("active_only"), name="active_only")
         configs = selectors.sla_config_list(tenant=request.tenant, active_only=active_only)
         return Response({"count": len(configs), "results": SLAConfigOutput(configs, many=True).data})
 
@@ -248,6 +257,7 @@ class SLAConfigListView(TenantAPIView):
 
 class SLAConfigDetailView(TenantAPIView):
     required_perm = Perm.MANAGE_SLA
+    error_statuses = {"PATCH": (409,), "DELETE": (409,)}
 
     @extend_schema(responses={200: SLAConfigOutput, 404: ERRORS[404]})
     def get(self, request, pk):

@@ -25,6 +25,7 @@ from activity_feed.models import IngestionKind, IngestionSource
 from activity_feed.ratelimit import check_rate
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
+from ocx.core.api.parsers import NUL_MESSAGE, contains_nul
 from ocx.core.tenancy import resolve_request_tenant
 
 IngestResult = inline_serializer(
@@ -57,9 +58,12 @@ def _source(key: str, kind: str) -> IngestionSource:
 
 def _json(body: bytes):
     try:
-        return json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.ValidationError(f"Malformed JSON: {exc}", error_code="MALFORMED_REQUEST") from exc
+    if contains_nul(data):  # PostgreSQL cannot store it: a 400, not a 500
+        raise errors.ValidationError(NUL_MESSAGE)
+    return data
 
 
 def _store(tenant, drafts) -> Response:
@@ -84,6 +88,7 @@ def public_uri(request) -> str:
 class IngestView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    error_statuses = {"POST": (429,)}  # activity_feed.ratelimit, per tenant
 
     def source_key(self, request) -> str:
         return request.headers.get("X-OCX-Source") or request.query_params.get("source") or ""

@@ -37,6 +37,12 @@ def _json(drf_response: Response) -> JsonResponse:
     return response
 
 
+def _has_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+
+
 def _is_json(response) -> bool:
     return "json" in response.get("Content-Type", "")
 
@@ -49,6 +55,17 @@ class ApiErrorMiddleware:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
         request_id = request_id_of(request)
+        if _has_nul(request):
+            # PostgreSQL cannot compare text with a NUL in it: refused here, for every view.
+            body = {
+                "success": False,
+                "error_code": "VALIDATION_ERROR",
+                "message": "The path and query cannot contain NUL (%00) characters.",
+                "details": {},
+            }
+            response = JsonResponse(body, status=400)
+            response[REQUEST_ID_HEADER] = request_id
+            return response
         response = self.get_response(request)
         if (
             response.status_code >= 400

@@ -25,6 +25,17 @@ class PageNumberPagination(pagination.PageNumberPagination):
         size = parse_int(value, name=self.page_size_query_param, minimum=1)
         return self.page_size if size is None else min(size, self.max_page_size)
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            _int_parameter(self.page_query_param, "1-based page number (past the last page: 404).", 1, INT64_MAX),
+            _int_parameter(
+                self.page_size_query_param,
+                f"Default {self.page_size}; larger values are served as {self.max_page_size}.",
+                1,
+                INT64_MAX,
+            ),
+        ]
+
 
 class LimitPagination(pagination.LimitOffsetPagination):
     """``?limit=`` (default 30, at most 100) and ``?offset=``, with a bounded ``count``.
@@ -48,6 +59,17 @@ class LimitPagination(pagination.LimitOffsetPagination):
         value = request.query_params.get(self.offset_query_param)
         return parse_int(value, name=self.offset_query_param, minimum=0, maximum=maximum, default=0)
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            _int_parameter(
+                self.limit_query_param,
+                f"Default {self.default_limit}; larger values are served as {self.max_limit}.",
+                1,
+                INT64_MAX,
+            ),
+            _int_parameter(self.offset_query_param, "Rows to skip.", 0, INT64_MAX - self.max_limit - self.count_cap),
+        ]
+
     def get_count(self, queryset):
         bound = self.get_offset(self.request) + self.limit + self.count_cap
         counted = queryset.order_by()[:bound].count() if hasattr(queryset, "order_by") else len(queryset[:bound])
@@ -66,3 +88,14 @@ class LimitPagination(pagination.LimitOffsetPagination):
             "description": "False when the count stopped at its bound: there are at least `count` rows.",
         }
         return schema
+
+
+def _int_parameter(name: str, description: str, minimum: int, maximum: int) -> dict:
+    """An integer query parameter with the bounds ``parse_int`` enforces (OpenAPI form)."""
+    return {
+        "name": name,
+        "required": False,
+        "in": "query",
+        "description": description,
+        "schema": {"type": "integer", "minimum": minimum, "maximum": maximum},
+    }

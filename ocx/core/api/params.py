@@ -57,6 +57,35 @@ def _invalid(name: str, minimum: int, maximum: int, message: str) -> errors.Vali
     return errors.ValidationError(message, details={name: [message], "minimum": minimum, "maximum": maximum})
 
 
+# Booleans in a query string: what clients send (``requests`` writes True as "True").
+TRUE_STRINGS = ("true", "True", "1", "yes")
+FALSE_STRINGS = ("false", "False", "0", "no")
+
+
+def parse_bool(value, *, name: str, default: bool = False) -> bool:
+    """``value`` (a query string's) as a bool; ``default`` when absent. Anything but
+    ``TRUE_STRINGS`` / ``FALSE_STRINGS`` is a 400 naming the parameter."""
+    if value is None:
+        return default
+    if value in TRUE_STRINGS:
+        return True
+    if value in FALSE_STRINGS:
+        return False
+    message = f"{name} must be true or false."
+    raise errors.ValidationError(message, details={name: [message]})
+
+
+def parse_choice(params, name: str, choices) -> str | None:
+    """A query parameter that must be one of ``choices`` when present (even empty): else 400."""
+    if name not in params:
+        return None
+    value = params.get(name)
+    if value not in choices:
+        message = f"{name} must be one of: {', '.join(choices)}."
+        raise errors.ValidationError(message, details={name: [message]})
+    return value
+
+
 def parse_path_id(value, *, name: str) -> int:
     """A row id from a URL path segment. An id that is not a whole number in ``[1, INT64_MAX]``
     names no row, so it is answered like an unknown one (404, as ``…/tasks/abc`` is), not 400."""

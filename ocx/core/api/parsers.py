@@ -10,7 +10,21 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from ocx.core.errors import PayloadTooLarge
+from ocx.core.errors import PayloadTooLarge, ValidationError
+
+NUL_MESSAGE = "Text cannot contain NUL (\\u0000) characters."
+
+
+def contains_nul(value) -> bool:
+    """Whether a parsed JSON value holds a NUL character in any string or key: PostgreSQL's
+    text and jsonb cannot store one (the insert or the query would fail as a 500)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
 
 
 class BoundedJSONParser(JSONParser):
@@ -27,9 +41,12 @@ class BoundedJSONParser(JSONParser):
             return {}
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return json.loads(raw.decode(encoding), parse_constant=_reject_constant)
+            data = json.loads(raw.decode(encoding), parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"Malformed JSON: {exc}") from exc
+        if contains_nul(data):
+            raise ValidationError(NUL_MESSAGE, details={"non_field_errors": [NUL_MESSAGE]})
+        return data
 
 
 def _reject_constant(name: str):
