@@ -92,32 +92,29 @@ class RunAdmin(FSMTransitionAdminMixin, TenantScopedAdminMixin, SimpleHistoryAdm
         return False
 
 
-class MemberInline(admin.TabularInline):
-    model = WorkspaceMember
+class _ReadOnlyInline(admin.TabularInline):
+    """A read-only list of a workspace's rows: the services add, change and remove them."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MemberInline(_ReadOnlyInline):
+    model = WorkspaceMember
     fields = ["user", "role", "department", "constraints", "invited_by", "created_at"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class WorkUnitInline(admin.TabularInline):
+class WorkUnitInline(_ReadOnlyInline):
     model = WorkspaceWorkUnit
-    extra = 0
-    can_delete = False
     fields = ["work_unit_id", "work_unit_type", "delegation_id", "constraints", "added_by", "department", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _manages(user, workspace) -> bool:

@@ -18,3 +18,9 @@ class WorkflowConfig(AppConfig):
         for signal in (post_save, post_delete):
             signal.connect(forget_trigger_patterns, sender=AutomationTrigger, dispatch_uid=f"ocx_triggers_{signal}")
         register_collector(WorkflowCollector())
+
+        from workflow.engine.handlers import register_builtin_handlers
+        from workflow.engine.services.manual import on_event as engine_on_event
+
+        register_builtin_handlers()
+        register_handler(engine_on_event)

@@ -59,9 +59,30 @@ def seed(*, tenants, users) -> None:
         )
         services.sla_scan()
 
+    seed_engine(tenants=tenants, users=users)
+
     globex = tenants.get("globex")
     if globex is not None and _task(globex, "new") is None:
         services.task_create(
             tenant=globex, actor=users["globex-member"], title="Globex onboarding", task_type="intake",
             metadata={"demo": "new"},
         )  # fmt: skip
+
+
+def seed_engine(*, tenants, users) -> None:
+    """The seed's 49-activity test cycle, published, with one instance started (idempotent)."""
+    import json
+
+    from workflow.engine import services as engine
+    from workflow.engine.data import TEST_CYCLE
+    from workflow.engine.models import TemplateStatus, WorkflowInstance, WorkflowTemplate
+
+    acme, admin = tenants["acme-corp"], users["acme-admin"]
+    template = (
+        WorkflowTemplate.objects.for_tenant(acme).filter(name="test_cycle", status=TemplateStatus.PUBLISHED).first()
+    )
+    if template is None:
+        template = engine.template_create(tenant=acme, actor=admin, definition=json.loads(TEST_CYCLE.read_text()))
+        template = engine.template_publish(tenant=acme, actor=admin, template_id=template.pk)
+    if not WorkflowInstance.objects.for_tenant(acme).filter(template=template).exists():
+        engine.instance_start(tenant=acme, actor=admin, template_id=template.pk)

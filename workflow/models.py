@@ -532,3 +532,6 @@ class WebhookDelivery(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"webhook {self.id} → {self.url} ({self.status})"
+
+
+from workflow.engine.models import *  # noqa: E402,F401,F403

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from workflow import conf
+from workflow.engine.schedule import BEAT_SCHEDULE as ENGINE_BEAT_SCHEDULE
 
 BEAT_SCHEDULE = {
     "workflow.scan_sla": {
@@ -14,3 +15,4 @@ BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
     },
 }
+BEAT_SCHEDULE.update(ENGINE_BEAT_SCHEDULE)

@@ -34,3 +34,7 @@ def sweep_webhooks() -> int:
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
     return len(ids)
+
+
+# Celery discovers ``<app>.tasks`` only: the engine's tasks register through this import.
+from workflow.engine import tasks as engine_tasks  # noqa: E402,F401

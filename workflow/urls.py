@@ -3,6 +3,7 @@
 from django.urls import path
 
 from workflow import api
+from workflow.engine.urls import urlpatterns as engine_urlpatterns
 
 urlpatterns = [
     path("workflow/tasks", api.TaskListView.as_view(), name="workflow-task-list"),
@@ -19,3 +20,4 @@ urlpatterns = [
     path("workflow/sla-configs/<str:pk>", api.SLAConfigDetailView.as_view(), name="workflow-sla-config-detail"),
     path("workflow/stats", api.StatsView.as_view(), name="workflow-stats"),
 ]
+urlpatterns += engine_urlpatterns

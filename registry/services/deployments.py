@@ -76,18 +76,28 @@ def _end(deployment: Deployment, transition: str, *, actor, reason: str, publish
     )
 
 
+def _activity_transition(activity: Activity, name: str, *, actor, publish) -> None:
+    """Move an activity (locked by the caller) along ``name``, saving ``ACTIVITY_FIELDS``."""
+    fsm_transition(
+        activity,
+        entity_type="activity",
+        actor=actor,
+        name=name,
+        lock=False,
+        update_fields=ACTIVITY_FIELDS,
+        publish=publish,
+    )
+
+
 def _deactivate_if_idle(activity: Activity, *, actor) -> None:
     """An ACTIVE activity whose last active deployment ended goes back to DEPLOYED (the caller
     holds the activity's lock)."""
     still_live = Deployment.objects.all_tenants().filter(activity=activity, status=DeploymentStatus.ACTIVE).exists()
     if activity.status == ActivityStatus.ACTIVE and not still_live:
-        fsm_transition(
+        _activity_transition(
             activity,
-            entity_type="activity",
+            "deactivate",
             actor=actor,
-            name="deactivate",
-            lock=False,
-            update_fields=ACTIVITY_FIELDS,
             publish=activity_event("deactivated", actor=actor, title=f"Activity {activity} has no active deployment"),
         )
 
@@ -150,21 +160,12 @@ def _go_live(deployment: Deployment, *, activities: dict, actor) -> Deployment:
         raise errors.Conflict(
             RACE, details={"environment": deployment.environment, "activity_name": deployment.activity_name}
         ) from None
-    if activity.status != ActivityStatus.ACTIVE:
-        fsm_transition(
-            activity,
-            entity_type="activity",
-            actor=actor,
-            name="activate",
-            lock=False,
-            update_fields=ACTIVITY_FIELDS,
-            publish=activity_event(
-                "activated",
-                actor=actor,
-                title=f"Activity {activity} active in {deployment.environment}",
-                environment=deployment.environment,
-            ),
-        )
+    _activate_activity(
+        activity,
+        actor=actor,
+        title=f"Activity {activity} active in {deployment.environment}",
+        environment=deployment.environment,
+    )
     if current is not None:
         _deployment_event(
             current,
@@ -248,15 +249,7 @@ def activity_deploy(
         effective_from=effective_from.isoformat(),
     )
     if edge.target != edge.source:
-        fsm_transition(
-            activity,
-            entity_type="activity",
-            actor=actor,
-            name="deploy",
-            lock=False,
-            update_fields=ACTIVITY_FIELDS,
-            publish=announce,
-        )
+        _activity_transition(activity, "deploy", actor=actor, publish=announce)
     else:  # a deployed or active activity keeps its state: nothing of it to save
         announce(activity, edge, edge.source)
     if live_now:
@@ -290,6 +283,22 @@ def deployments_activate_due(*, now: datetime | None = None, actor=None) -> dict
     return {"activated": activated, "ended": ended}
 
 
+def _lock_deployment(deployment_id, status: str) -> Deployment | None:
+    """Lock the deployment if it is still in ``status`` (the caller holds its activity's lock)."""
+    return lock_one(
+        Deployment.objects.all_tenants().filter(pk=deployment_id, status=status).select_related("target_tenant"),
+        of=("self",),
+    )
+
+
+def _activate_activity(activity: Activity, *, actor, title: str, **extra) -> None:
+    """An activity that is not ACTIVE yet becomes ACTIVE (the caller holds its lock)."""
+    if activity.status != ActivityStatus.ACTIVE:
+        _activity_transition(
+            activity, "activate", actor=actor, publish=activity_event("activated", actor=actor, title=title, **extra)
+        )
+
+
 @service
 def _activate_due(*, deployment_id, actor) -> bool:
     """One due deployment: its activity (and the one whose deployment it supersedes) locked
@@ -307,12 +316,7 @@ def _activate_due(*, deployment_id, actor) -> bool:
     activities = lock_activities(*wanted, skip_locked=True)
     if len(activities) < len(wanted):
         return False  # another transaction holds one of them: the next run takes the row
-    deployment = lock_one(
-        Deployment.objects.all_tenants()
-        .filter(pk=deployment_id, status=DeploymentStatus.PENDING)
-        .select_related("target_tenant"),
-        of=("self",),
-    )
+    deployment = _lock_deployment(deployment_id, DeploymentStatus.PENDING)
     if deployment is None:
         return False  # another run, or a suspension, got there first
     activity = deployment.activity = activities[deployment.activity_id]
@@ -341,12 +345,7 @@ def _end_expired(*, deployment_id, actor) -> bool:
     activity = lock_one(Activity.objects.all_tenants().filter(pk=activity_id), skip_locked=True)
     if activity is None:
         return False  # another transaction holds it: the next run takes the row
-    deployment = lock_one(
-        Deployment.objects.all_tenants()
-        .filter(pk=deployment_id, status=DeploymentStatus.ACTIVE)
-        .select_related("target_tenant"),
-        of=("self",),
-    )
+    deployment = _lock_deployment(deployment_id, DeploymentStatus.ACTIVE)
     if deployment is None:
         return False
     deployment.activity = activity
@@ -423,18 +422,7 @@ def deployment_rollback(*, tenant, actor, activity_id, deployment_id, rollback_r
     fsm_transition(
         previous, entity_type="deployment", actor=actor, name="reactivate", lock=False, update_fields=END_FIELDS
     )
-    if previous_activity.status != ActivityStatus.ACTIVE:
-        fsm_transition(
-            previous_activity,
-            entity_type="activity",
-            actor=actor,
-            name="activate",
-            lock=False,
-            update_fields=ACTIVITY_FIELDS,
-            publish=activity_event(
-                "activated", actor=actor, title=f"Activity {previous_activity} reactivated by rollback"
-            ),
-        )
+    _activate_activity(previous_activity, actor=actor, title=f"Activity {previous_activity} reactivated by rollback")
     _deactivate_if_idle(activity, actor=actor)
     return previous
 
@@ -457,13 +445,10 @@ def activity_suspend(*, tenant, actor, activity_id, reason: str) -> Activity:
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
     resolve(activity, entity_type="activity", name="suspend")  # refused before any deployment ends
     ended = _end_live_deployments(activity, transition="end_by_suspension", actor=actor, reason=reason)
-    fsm_transition(
+    _activity_transition(
         activity,
-        entity_type="activity",
+        "suspend",
         actor=actor,
-        name="suspend",
-        lock=False,
-        update_fields=ACTIVITY_FIELDS,
         publish=activity_event(
             "suspended",
             actor=actor,
@@ -481,13 +466,10 @@ def activity_reactivate(*, tenant, actor, activity_id, reason: str = "") -> Acti
     """Lift a suspension: the activity is APPROVED again and can be deployed."""
     require(actor, tenant, Perm.SUSPEND_ACTIVITY)
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
-    fsm_transition(
+    _activity_transition(
         activity,
-        entity_type="activity",
+        "reactivate",
         actor=actor,
-        name="reactivate",
-        lock=False,
-        update_fields=ACTIVITY_FIELDS,
         publish=activity_event(
             "reactivated", actor=actor, priority="high", title=f"Activity {activity} reactivated", reason=reason
         ),
@@ -502,13 +484,10 @@ def activity_retire(*, tenant, actor, activity_id, reason: str = "") -> Activity
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
     resolve(activity, entity_type="activity", name="retire")  # refused before any deployment ends
     ended = _end_live_deployments(activity, transition="end", actor=actor, reason=reason or "Retired")
-    fsm_transition(
+    _activity_transition(
         activity,
-        entity_type="activity",
+        "retire",
         actor=actor,
-        name="retire",
-        lock=False,
-        update_fields=ACTIVITY_FIELDS,
         publish=activity_event(
             "retired", actor=actor, title=f"Activity {activity} retired", reason=reason, deployments_ended=ended
         ),

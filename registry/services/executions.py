@@ -29,6 +29,66 @@ def _activity(tenant, activity_id) -> Activity:
     return get_or_404(Activity.objects.for_tenant(tenant), "Activity", pk=activity_id)
 
 
+def _record_execution(
+    *,
+    activity,
+    deployment,
+    actor,
+    agent_id: str,
+    event_agent_id: str,
+    outcome: str,
+    duration_ms: int,
+    evidence_ref: str,
+    error_message: str,
+    executed_at: datetime,
+    tags: tuple[str, ...],
+    **payload,
+) -> Execution:
+    """Create the execution, move the ``…/stats`` totals and publish the event; shared by
+    ``execution_record`` and ``registry.services.runs.execution_record_for_run``. The event
+    reports ``event_agent_id`` (what the caller was given) and ``payload`` after ``deployment_id``."""
+    execution = Execution.objects.create(
+        tenant_id=activity.tenant_id,
+        activity=activity,
+        deployment=deployment,
+        agent_id=agent_id,
+        outcome=outcome,
+        duration_ms=duration_ms,
+        evidence_ref=evidence_ref,
+        error_message=error_message,
+        executed_at=executed_at,
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    success = outcome == ExecutionOutcome.SUCCESS
+    # One atomic UPDATE: concurrent agents and runs never lose a count.
+    ExecutionStats.objects.filter(activity=activity).update(
+        total_executions=F("total_executions") + 1,
+        successful_executions=F("successful_executions") + (1 if success else 0),
+        failed_executions=F("failed_executions") + (0 if success else 1),
+        total_duration_ms=F("total_duration_ms") + execution.duration_ms,
+        last_execution_at=Greatest(Coalesce(F("last_execution_at"), Value(executed_at)), Value(executed_at)),
+    )
+    publish_registry_event(
+        activity,
+        f"registry.execution.{'succeeded' if success else 'failed'}",
+        actor=actor,
+        source_object_type="execution",
+        source_object_id=execution.execution_id,
+        tags=tags,
+        title=f"{activity} execution {'succeeded' if success else 'failed'} in {deployment.environment}",
+        description=error_message,
+        priority="low" if success else "high",
+        execution_id=str(execution.execution_id),
+        deployment_id=str(deployment.pk),
+        **payload,
+        outcome=outcome,
+        duration_ms=execution.duration_ms,
+        evidence_ref=evidence_ref,
+        agent_id=event_agent_id,
+    )
+    return execution
+
+
 @service
 def execution_record(
     *,
@@ -70,46 +130,19 @@ def execution_record(
                 details={"active_deployments": [str(d.pk) for d in live]},
             )
         deployment = live[0]
-    executed_at = executed_at or timezone.now()
-    execution = Execution.objects.create(
-        tenant_id=activity.tenant_id,
+    return _record_execution(
         activity=activity,
         deployment=deployment,
+        actor=actor,
         agent_id=agent_id,
+        event_agent_id=agent_id,
         outcome=outcome,
         duration_ms=duration_ms,
         evidence_ref=evidence_ref,
         error_message=error_message,
-        executed_at=executed_at,
-        recorded_by=actor if getattr(actor, "pk", None) else None,
-    )
-    success = outcome == ExecutionOutcome.SUCCESS
-    # One atomic UPDATE: concurrent agents never lose a count.
-    ExecutionStats.objects.filter(activity=activity).update(
-        total_executions=F("total_executions") + 1,
-        successful_executions=F("successful_executions") + (1 if success else 0),
-        failed_executions=F("failed_executions") + (0 if success else 1),
-        total_duration_ms=F("total_duration_ms") + duration_ms,
-        last_execution_at=Greatest(Coalesce(F("last_execution_at"), Value(executed_at)), Value(executed_at)),
-    )
-    publish_registry_event(
-        activity,
-        f"registry.execution.{'succeeded' if success else 'failed'}",
-        actor=actor,
-        source_object_type="execution",
-        source_object_id=execution.execution_id,
+        executed_at=executed_at or timezone.now(),
         tags=("execution",),
-        title=f"{activity} execution {'succeeded' if success else 'failed'} in {deployment.environment}",
-        description=error_message,
-        priority="low" if success else "high",
-        execution_id=str(execution.execution_id),
-        deployment_id=str(deployment.pk),
-        outcome=outcome,
-        duration_ms=duration_ms,
-        evidence_ref=evidence_ref,
-        agent_id=agent_id,
     )
-    return execution
 
 
 @service

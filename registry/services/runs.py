@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Q
 
 from ocx.core import errors
 from ocx.core.db import get_or_404
 from ocx.core.services import service
-from registry.models import Deployment, Execution, ExecutionOutcome, ExecutionStats
-from registry.services.common import publish_registry_event
+from registry.models import Deployment, Execution, ExecutionOutcome
+from registry.services.executions import _record_execution
 
 
 @service
@@ -52,43 +51,17 @@ def execution_record_for_run(
         activity_id=activity_id,
     )
     activity = deployment.activity
-    execution = Execution.objects.create(
-        tenant_id=activity.tenant_id,
+    return _record_execution(
         activity=activity,
         deployment=deployment,
+        actor=actor,
         agent_id=(agent_id or "")[:200],
+        event_agent_id=agent_id,
         outcome=outcome,
         duration_ms=max(0, int(duration_ms)),
         evidence_ref=evidence_ref,
         error_message=error_message,
         executed_at=executed_at,
-        recorded_by=actor if getattr(actor, "pk", None) else None,
-    )
-    success = outcome == ExecutionOutcome.SUCCESS
-    # One atomic UPDATE, as execution_record does: concurrent runs never lose a count.
-    ExecutionStats.objects.filter(activity=activity).update(
-        total_executions=F("total_executions") + 1,
-        successful_executions=F("successful_executions") + (1 if success else 0),
-        failed_executions=F("failed_executions") + (0 if success else 1),
-        total_duration_ms=F("total_duration_ms") + execution.duration_ms,
-        last_execution_at=Greatest(Coalesce(F("last_execution_at"), Value(executed_at)), Value(executed_at)),
-    )
-    publish_registry_event(
-        activity,
-        f"registry.execution.{'succeeded' if success else 'failed'}",
-        actor=actor,
-        source_object_type="execution",
-        source_object_id=execution.execution_id,
         tags=("execution", "run"),
-        title=f"{activity} execution {'succeeded' if success else 'failed'} in {deployment.environment}",
-        description=error_message,
-        priority="low" if success else "high",
-        execution_id=str(execution.execution_id),
-        deployment_id=str(deployment.pk),
         deployment_status=deployment.status,
-        outcome=outcome,
-        duration_ms=execution.duration_ms,
-        evidence_ref=evidence_ref,
-        agent_id=agent_id,
     )
-    return execution

@@ -13,9 +13,11 @@ from django.db import transaction
 from activity_feed.services import Draft, publish
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
+from ocx.core.fsm import fsm_transition
 from runs import wakeup
 from runs.constraints import input_bytes
 from runs.models import Execution, Run, RunStatus, WorkUnitType
+from runs.services import counters
 
 logger = logging.getLogger(__name__)
 ENTITY = "run"
@@ -127,6 +129,34 @@ def run_publisher(verb: str, *, actor, **extra):
         return publish_run_event(instance, verb, actor=actor, from_status=source, **extra)
 
     return publish_it
+
+
+def move_run(
+    run: Run,
+    *,
+    actor,
+    source: str,
+    target: str,
+    reason: str,
+    arguments: dict,
+    update_fields,
+    verb: str,
+    event: dict | None = None,
+) -> None:
+    """Move one run (locked by the caller) from ``source`` to ``target`` along its diagram,
+    publish ``runs.run.<verb>`` (with ``event`` in its payload) and shift the hour's counters."""
+    fsm_transition(
+        run,
+        entity_type=ENTITY,
+        actor=actor,
+        target=target,
+        reason=reason,
+        lock=False,
+        arguments=arguments,
+        update_fields=update_fields,
+        publish=run_publisher(verb, actor=actor, **(event or {})),
+    )
+    counters.moved([run], source=source, target=target)
 
 
 # --- the registry execution of a finished run -------------------------------------------------

@@ -24,21 +24,18 @@ from django.utils import timezone
 from ocx.core import errors
 from ocx.core.access import Perm
 from ocx.core.db import get_or_404
-from ocx.core.fsm import fsm_transition
 from ocx.core.locks import lock_get_or_404, lock_one
 from ocx.core.services import service
 from runs import handlers
 from runs.models import ErrorType, Execution, Run, RunStatus
-from runs.services import counters
 from runs.services.common import (
-    ENTITY,
     backoff_seconds,
     check_size,
     dispatch_on_commit,
+    move_run,
     new_token,
     record_execution,
     require,
-    run_publisher,
 )
 from runs.services.runs import finish_cancelled, lease_until
 
@@ -120,18 +117,16 @@ def run_complete(*, tenant, actor, run_id, lease_token, attempt: int, output=Non
     if run.cancel_requested:
         return finish_cancelled(run, actor=actor, at=now, reason="cancellation acknowledged", output=output)
     run.execution_id = record_execution(run, outcome="SUCCESS", at=now, actor=actor)
-    fsm_transition(
+    move_run(
         run,
-        entity_type=ENTITY,
         actor=actor,
+        source=RunStatus.RUNNING,
         target=RunStatus.COMPLETED,
         reason=f"completed by {run.worker_id}",
-        lock=False,
         arguments={"at": now, "output": output},
         update_fields=FINISH_FIELDS,
-        publish=run_publisher("completed", actor=actor),
+        verb="completed",
     )
-    counters.moved([run], source=RunStatus.RUNNING, target=RunStatus.COMPLETED)
     return run
 
 
@@ -162,13 +157,12 @@ def run_fail(
         delay = backoff_seconds(run.attempt) if retry_after is None else max(0, int(retry_after))
         if run.execution == Execution.IN_PROCESS:
             run.celery_task_id = str(new_token())  # the next attempt's task
-        fsm_transition(
+        move_run(
             run,
-            entity_type=ENTITY,
             actor=actor,
+            source=RunStatus.RUNNING,
             target=RunStatus.PENDING,
             reason=f"attempt {run.attempt} failed ({error_type}); retrying in {delay}s",
-            lock=False,
             arguments={
                 "at": now,
                 "available_at": now + timedelta(seconds=delay),
@@ -185,25 +179,23 @@ def run_fail(
                 "celery_task_id",
                 "updated_at",
             ],  # fmt: skip
-            publish=run_publisher("requeued", actor=actor, retry_in_seconds=delay),
+            verb="requeued",
+            event={"retry_in_seconds": delay},
         )
-        counters.moved([run], source=RunStatus.RUNNING, target=RunStatus.PENDING)
         dispatch_on_commit([run])
         return run
     run.error = error  # what the registry execution records
     run.execution_id = record_execution(run, outcome="FAILURE", at=now, actor=actor)
-    fsm_transition(
+    move_run(
         run,
-        entity_type=ENTITY,
         actor=actor,
+        source=RunStatus.RUNNING,
         target=RunStatus.FAILED,
         reason=f"attempt {run.attempt} failed ({error_type})",
-        lock=False,
         arguments={"at": now, "error": error, "error_type": error_type},
         update_fields=FINISH_FIELDS,
-        publish=run_publisher("failed", actor=actor),
+        verb="failed",
     )
-    counters.moved([run], source=RunStatus.RUNNING, target=RunStatus.FAILED)
     return run
 
 
@@ -217,13 +209,12 @@ def run_start_in_process(*, actor=None, run_id, worker_id: str) -> tuple[handler
         return None
     now = timezone.now()
     token = new_token()
-    fsm_transition(
+    move_run(
         run,
-        entity_type=ENTITY,
         actor=actor,
+        source=RunStatus.PENDING,
         target=RunStatus.RUNNING,
         reason=f"started in process by {worker_id}",
-        lock=False,
         arguments={
             "at": now,
             "worker_id": worker_id[:200],
@@ -243,9 +234,8 @@ def run_start_in_process(*, actor=None, run_id, worker_id: str) -> tuple[handler
             "heartbeat_at",
             "updated_at",
         ],  # fmt: skip
-        publish=run_publisher("started", actor=actor),
+        verb="started",
     )
-    counters.moved([run], source=RunStatus.PENDING, target=RunStatus.RUNNING)
     tenant_id, pk = run.tenant_id, run.pk
     return handlers.RunContext(
         run_id=str(run.pk),

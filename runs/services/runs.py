@@ -11,7 +11,6 @@ from django.utils import timezone
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
 from ocx.core.db import get_or_404
-from ocx.core.fsm import fsm_transition
 from ocx.core.locks import lock_get_or_404
 from ocx.core.services import service
 from registry import selectors as registry_selectors
@@ -20,17 +19,16 @@ from runs.constraints import check_run_allowed
 from runs.models import RUNNING_ROLES, Execution, Run, RunStatus, WorkspaceMember, WorkspaceRole, WorkUnitType
 from runs.services import counters
 from runs.services.common import (
-    ENTITY,
     check_size,
     deadline_after,
     dispatch_on_commit,
     may_cancel,
+    move_run,
     new_token,
     publish_run_event,
     record_execution,
     require,
     revoke_on_commit,
-    run_publisher,
 )
 
 ENVIRONMENTS = ("DEV", "STAGING", "PROD")
@@ -232,13 +230,12 @@ def run_cancel(*, tenant, actor, run_id, reason: str = "") -> Run:
         publish_run_event(run, "cancel_requested", actor=actor, reason=reason)
         revoke_on_commit(run)
         return run
-    fsm_transition(
+    move_run(
         run,
-        entity_type=ENTITY,
         actor=actor,
+        source=RunStatus.PENDING,
         target=RunStatus.CANCELLED,
         reason=reason or "cancelled",
-        lock=False,
         arguments={"at": now},
         update_fields=[
             "cancel_requested",
@@ -249,9 +246,9 @@ def run_cancel(*, tenant, actor, run_id, reason: str = "") -> Run:
             "duration_ms",
             "updated_at",
         ],  # fmt: skip
-        publish=run_publisher("cancelled", actor=actor, reason=reason),
+        verb="cancelled",
+        event={"reason": reason},
     )
-    counters.moved([run], source=RunStatus.PENDING, target=RunStatus.CANCELLED)
     revoke_on_commit(run)
     return run
 
@@ -265,13 +262,12 @@ def finish_cancelled(run: Run, *, actor, at, reason: str, output=None, error: st
     if error:
         run.error = error
     run.execution_id = record_execution(run, outcome="FAILURE", at=at, actor=actor) or run.execution_id
-    fsm_transition(
+    move_run(
         run,
-        entity_type=ENTITY,
         actor=actor,
+        source=RunStatus.RUNNING,
         target=RunStatus.CANCELLED,
         reason=reason,
-        lock=False,
         arguments={"at": at},
         update_fields=[
             "output",
@@ -285,9 +281,9 @@ def finish_cancelled(run: Run, *, actor, at, reason: str, output=None, error: st
             "duration_ms",
             "updated_at",
         ],  # fmt: skip
-        publish=run_publisher("cancelled", actor=actor, reason=reason),
+        verb="cancelled",
+        event={"reason": reason},
     )
-    counters.moved([run], source=RunStatus.RUNNING, target=RunStatus.CANCELLED)
     return run
 
 

@@ -77,6 +77,15 @@ def _name_taken(name: str):
     return errors.Conflict(f"A workspace named {name!r} already exists.", details={"name": name})
 
 
+def _save_unique(obj, conflict: errors.Conflict, **save_kwargs) -> None:
+    """Save ``obj`` in a savepoint; a unique constraint refusing the row raises ``conflict``."""
+    try:
+        with transaction.atomic():
+            obj.save(**save_kwargs)
+    except IntegrityError:
+        raise conflict from None
+
+
 # --- workspaces -------------------------------------------------------------------------------
 @service
 def workspace_create(*, tenant, actor, name: str, description: str = "") -> Workspace:
@@ -87,11 +96,7 @@ def workspace_create(*, tenant, actor, name: str, description: str = "") -> Work
     if not name:
         raise errors.ValidationError("A workspace needs a name.", details={"name": ["This field is required."]})
     workspace = Workspace(tenant_id=getattr(tenant, "pk", tenant), name=name, description=description, created_by=actor)
-    try:
-        with transaction.atomic():
-            workspace.save()
-    except IntegrityError:
-        raise _name_taken(name) from None
+    _save_unique(workspace, _name_taken(name))
     WorkspaceMember.objects.create(
         tenant_id=workspace.tenant_id, workspace=workspace, user=actor, role=WorkspaceRole.OWNER, invited_by=actor
     )
@@ -113,11 +118,7 @@ def workspace_update(*, tenant, actor, workspace_id, name=None, description=None
         fields.append("description")
     if not fields:
         return workspace
-    try:
-        with transaction.atomic():
-            workspace.save(update_fields=[*fields, "updated_at"])
-    except IntegrityError:
-        raise _name_taken(workspace.name) from None
+    _save_unique(workspace, _name_taken(workspace.name), update_fields=[*fields, "updated_at"])
     _publish(workspace, "updated", actor=actor, title=f"Workspace {workspace.name} updated", changed=fields)
     return workspace
 
@@ -184,13 +185,10 @@ def member_add(
         invited_by=actor,
         department=department,
     )
-    try:
-        with transaction.atomic():
-            member.save()
-    except IntegrityError:
-        raise errors.Conflict(
-            f"{user.get_username()} is already a member of this workspace.", details={"user_id": user.pk}
-        ) from None
+    _save_unique(
+        member,
+        errors.Conflict(f"{user.get_username()} is already a member of this workspace.", details={"user_id": user.pk}),
+    )
     _publish(workspace, "member_added", actor=actor, title=f"{user.get_username()} joined {workspace.name} as {role}",
              source_object_id=member.pk, user_id=user.pk, username=user.get_username(), role=role)  # fmt: skip
     return member
@@ -303,13 +301,12 @@ def work_unit_add(
         added_by=actor,
         department=department,
     )
-    try:
-        with transaction.atomic():
-            unit.save()
-    except IntegrityError:
-        raise errors.Conflict(
+    _save_unique(
+        unit,
+        errors.Conflict(
             f"{activity.name} is already a work unit of this workspace.", details={"work_unit_id": activity.name}
-        ) from None
+        ),
+    )
     _publish(workspace, "work_unit_added", actor=actor, title=f"{activity.name} delegated to {workspace.name}",
              source_object_id=unit.pk, work_unit_id=unit.work_unit_id, work_unit_type=unit.work_unit_type,
              delegation_id=delegation_id or None)  # fmt: skip

@@ -10,31 +10,10 @@ from django.db import connection
 
 from runs import services
 from runs.models import Run, RunStatus
+from tests.concurrency import race
 from tests.runs.factories import RunFactory, claim
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(n, fn):
-    """Run ``fn(i)`` in ``n`` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def test_eight_concurrent_agents_get_every_run_exactly_once(world, vendor_check, runner, agent):
@@ -46,7 +25,7 @@ def test_eight_concurrent_agents_get_every_run_exactly_once(world, vendor_check,
             mine += [r.pk for r in batch]
         return mine
 
-    results = _race(8, drain)
+    results = race(8, drain, timeout=120)
 
     assert not [r for r in results if isinstance(r, Exception)], results
     handed_out = Counter(pk for mine in results for pk in mine)
@@ -63,7 +42,7 @@ def test_two_sweeps_at_once_settle_each_expired_lease_once(world, vendor_check, 
     claim(world.tenant, agent, max_runs=30, lease_seconds=10)
     clock.advance(seconds=11)
 
-    results = _race(2, lambda i: services.runs_settle(batch_size=5).reoffered)
+    results = race(2, lambda i: services.runs_settle(batch_size=5).reoffered, timeout=120)
 
     assert sum(results) == 30, results
     for run in Run.objects.for_tenant(world.tenant):

@@ -1,40 +1,17 @@
 """Races on PostgreSQL: two transitions of one task, two SLA scans over the same breaches."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from ocx.core import errors
+from tests.concurrency import race
 from tests.workflow.factories import make_task
 from workflow import services
 from workflow.models import SLARecord, StateTransition
 from workflow.services.sla import sla_scan
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(n, fn):
-    """Run ``fn`` in ``n`` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.parametrize(
@@ -49,7 +26,7 @@ def test_concurrent_transitions_exactly_one_wins(tenant, member_user, start, tar
     for state in start:
         services.task_transition(tenant=tenant, task_id=task.pk, target_state=state, actor=member_user)
 
-    results = _race(
+    results = race(
         len(targets),
         lambda i: services.task_transition(tenant=tenant, task_id=task.pk, target_state=targets[i], actor=member_user),
     )
@@ -73,7 +50,7 @@ def test_concurrent_sla_scans_mark_each_breach_once(tenant, member_user):
             due_at=record.due_at - timedelta(hours=2), at_risk_at=record.at_risk_at - timedelta(hours=2)
         )
 
-    results = _race(4, lambda i: sla_scan(batch_size=7))
+    results = race(4, lambda i: sla_scan(batch_size=7))
     while (extra := sla_scan()).breached:  # whatever the batches left
         results.append(extra)
 
@@ -96,7 +73,7 @@ def test_concurrent_dispatch_of_one_event_runs_trigger_once(tenant, member_user,
     assert app.conf.task_always_eager
     event = ActivityEvent.objects.for_tenant(tenant).get(type="workflow.task.completed")
 
-    results = _race(4, lambda i: handle_event(event))
+    results = race(4, lambda i: handle_event(event))
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert Task.objects.for_tenant(tenant).filter(task_type="assessment").count() == 1

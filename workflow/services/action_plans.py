@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from activity_feed.services import publish
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm
-from ocx.core.fsm import fsm_transition
 from ocx.core.locks import lock_get_or_404
 from ocx.core.services import service
 from workflow.metrics import TRANSITIONS
 from workflow.models import ActionPlan, ActionPlanState, StateTransition
 from workflow.services import context as automation_context
-from workflow.services.transitions import transition_recorder
+from workflow.services.transitions import recorded_transition
 
 ENTITY_LABEL = "ActionPlan"
 EVENT_VERBS = {ActionPlanState.ACTIVE: "activated", ActionPlanState.ARCHIVED: "archived"}
@@ -100,24 +98,19 @@ def action_plan_transition(
             timestamp=now,
         )
 
-    try:
-        done = fsm_transition(
-            plan,
-            entity_type=ENTITY_LABEL,
-            actor=actor,
-            target=target_state,
-            reason=notes,
-            arguments={"at": now},
-            update_fields=["activated_at", "archived_at", "updated_at"],
-            lock=False,  # locked above, with its creator
-            publish=publish_event,
-            record=transition_recorder(entity_type="action_plan", actor=actor, context=context, notes=notes),
-        )
-    except errors.InvalidTransition:
-        TRANSITIONS.labels(entity_type="action_plan", result="invalid").inc()
-        raise
-    transaction.on_commit(lambda: TRANSITIONS.labels(entity_type="action_plan", result="ok").inc())
-    return plan, done.record
+    record = recorded_transition(
+        plan,  # locked above
+        entity_type="action_plan",
+        entity_label=ENTITY_LABEL,
+        actor=actor,
+        target_state=target_state,
+        notes=notes,
+        context=context,
+        at=now,
+        update_fields=["activated_at", "archived_at", "updated_at"],
+        publish=publish_event,
+    )
+    return plan, record
 
 
 @service

@@ -6,13 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
 from activity_feed.services import publish
 from ocx.core import errors
 from ocx.core.access import Perm, has_perm, is_tenant_admin
-from ocx.core.fsm import fsm_transition
 from ocx.core.locks import lock_get_or_404
 from ocx.core.models import Membership
 from ocx.core.services import service
@@ -20,7 +18,7 @@ from workflow.metrics import TRANSITIONS
 from workflow.models import ActionPlan, ActionPlanState, StateTransition, Task, TaskPriority
 from workflow.services import context as automation_context
 from workflow.services import sla
-from workflow.services.transitions import transition_recorder
+from workflow.services.transitions import recorded_transition
 
 ENTITY_LABEL = "Task"  # the seed's error body names the entity type this way
 
@@ -187,21 +185,16 @@ def task_transition(
             timestamp=now,
         )
 
-    try:
-        done = fsm_transition(
-            task,
-            entity_type=ENTITY_LABEL,
-            actor=actor,
-            target=target_state,
-            reason=notes,
-            arguments={"at": now},
-            update_fields=["started_at", "completed_at", "updated_at"],
-            lock=False,  # locked above, with its users
-            publish=publish_event,
-            record=transition_recorder(entity_type="task", actor=actor, context=context, notes=notes),
-        )
-    except errors.InvalidTransition:
-        TRANSITIONS.labels(entity_type="task", result="invalid").inc()
-        raise
-    transaction.on_commit(lambda: TRANSITIONS.labels(entity_type="task", result="ok").inc())
-    return task, done.record
+    record = recorded_transition(
+        task,  # locked above
+        entity_type="task",
+        entity_label=ENTITY_LABEL,
+        actor=actor,
+        target_state=target_state,
+        notes=notes,
+        context=context,
+        at=now,
+        update_fields=["started_at", "completed_at", "updated_at"],
+        publish=publish_event,
+    )
+    return task, record

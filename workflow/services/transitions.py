@@ -1,9 +1,15 @@
-"""What every task and action-plan move writes besides the row: its ``StateTransition`` record."""
+"""What every task and action-plan move writes besides the row: its ``StateTransition`` record,
+and the transition metric."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from django.db import transaction
+
+from ocx.core import errors
+from ocx.core.fsm import fsm_transition
+from workflow.metrics import TRANSITIONS
 from workflow.models import StateTransition
 
 
@@ -26,3 +32,39 @@ def transition_recorder(*, entity_type: str, actor, context: dict, notes: str) -
         )
 
     return record
+
+
+def recorded_transition(
+    instance,
+    *,
+    entity_type: str,
+    entity_label: str,
+    actor,
+    target_state: str,
+    notes: str,
+    context: dict,
+    at,
+    update_fields: Sequence[str],
+    publish: Callable,
+) -> StateTransition:
+    """Move ``instance`` (already locked by the caller) to ``target_state`` through
+    ``fsm_transition``: published by ``publish``, recorded as a ``StateTransition``, counted in
+    ``TRANSITIONS`` (``invalid`` at once, ``ok`` on commit). Returns the record."""
+    try:
+        done = fsm_transition(
+            instance,
+            entity_type=entity_label,
+            actor=actor,
+            target=target_state,
+            reason=notes,
+            arguments={"at": at},
+            update_fields=list(update_fields),
+            lock=False,
+            publish=publish,
+            record=transition_recorder(entity_type=entity_type, actor=actor, context=context, notes=notes),
+        )
+    except errors.InvalidTransition:
+        TRANSITIONS.labels(entity_type=entity_type, result="invalid").inc()
+        raise
+    transaction.on_commit(lambda: TRANSITIONS.labels(entity_type=entity_type, result="ok").inc())
+    return done.record
