@@ -131,8 +131,8 @@ class RedisListener:
         if self._pubsub is not None:
             try:
                 self._pubsub.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
+            except Exception:  # noqa: BLE001 - closing an already broken connection: nothing to undo
+                logger.debug("runs wake-up: closing the Redis subscription failed", exc_info=True)
             self._pubsub = None
 
 

@@ -78,18 +78,14 @@ def lock_get_or_404(
     """``get_or_404`` under a lock: the row of ``lookup``, locked; NOT_FOUND otherwise (``of``: as
     for ``lock_rows``, e.g. ``("self",)`` when ``queryset`` joins nullable relations, which
     PostgreSQL refuses to lock)."""
+    from django.core.exceptions import ValidationError
+
     from ocx.core.db import get_or_404
 
-    row = None
     try:
         row = lock_one(queryset.filter(**lookup), of=of)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, ValidationError):  # a malformed id: not found
         row = None
-    except Exception as exc:  # a malformed id the database refuses to compare (e.g. a bad UUID)
-        from django.core.exceptions import ValidationError
-
-        if not isinstance(exc, ValidationError):
-            raise
     if row is None:
         # raises the one NOT_FOUND
         get_or_404(queryset.model._base_manager.none(), what, message=message, details=details, **lookup)
