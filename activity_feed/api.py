@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from activity_feed import selectors, services
 from activity_feed.filters import FALSE, TRUE, EventFilters
+from activity_feed.models import EventPriority, EventSource, EventStatus
 from activity_feed.ratelimit import check_rate
 from activity_feed.serializers import (
     ActivityEventSerializer,
@@ -31,9 +32,13 @@ from ocx.core.tenancy import tenant_for_user
 ISO_MOMENT = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
 FILTER_PARAMETERS = [
     OpenApiParameter("types", str, description="Comma-separated event types (also `type`)"),
-    OpenApiParameter("sources", str, description="Comma-separated sources (also `source`)"),
-    OpenApiParameter("priority", str, description="Comma-separated priorities"),
-    OpenApiParameter("status", str, description="active / archived"),
+    OpenApiParameter(
+        "sources", str, enum=EventSource.values, many=True, explode=False, description="Comma-separated (also `source`)"
+    ),
+    OpenApiParameter(
+        "priority", str, enum=EventPriority.values, many=True, explode=False, description="Comma-separated"
+    ),
+    OpenApiParameter("status", str, enum=EventStatus.values, many=True, explode=False, description="Comma-separated"),
     OpenApiParameter("start_date", ISO_MOMENT, description="ISO date or datetime (inclusive)"),
     OpenApiParameter("end_date", ISO_MOMENT, description="ISO date or datetime (inclusive)"),
     OpenApiParameter("entity_type", str),
@@ -66,12 +71,12 @@ def _filters(params) -> EventFilters:
     values is refused (400), not read as absent: the schema's enums and formats hold."""
     for name, allowed in (("read", TRUE | FALSE), ("tags_match", {"any", "all"})):
         if name in params and params[name].lower() not in allowed:
-            raise errors.ValidationError(
-                f"{name} must be one of: {', '.join(sorted(allowed))}.", details={name: params[name]}
-            )
+            message = f"{name}: unknown value {params[name]!r}; allowed: {', '.join(sorted(allowed))}."
+            raise errors.ValidationError(message, details={name: [message]})
     for name in ("start_date", "end_date"):
         if name in params and not params[name].strip():
-            raise errors.ValidationError(f"{name} must be an ISO date or datetime.", details={name: params[name]})
+            message = f"{name} must be an ISO date or datetime."
+            raise errors.ValidationError(message, details={name: [message]})
     return EventFilters.from_params(params)
 
 
@@ -92,10 +97,12 @@ class EventListCreateView(TenantAPIView):
         params = request.query_params
         filters = _filters(params)
         # Present means given: an empty sort_order is refused, not read as the default.
-        sort_order = next((params[k] for k in ("sort_order", "sortOrder", "order") if k in params), "desc").lower()
+        raw_order = next((params[k] for k in ("sort_order", "sortOrder", "order") if k in params), "desc")
+        sort_order = raw_order.lower()
         page_number = selectors.parse_page_number(params.get("page"))
         if sort_order not in {"asc", "desc"}:
-            raise errors.ValidationError("sort_order must be 'asc' or 'desc'.", details={"sort_order": sort_order})
+            message = f"sort_order: unknown value {raw_order!r}; allowed: desc, asc."
+            raise errors.ValidationError(message, details={"sort_order": [message]})
         page = selectors.event_page(
             tenant=request.tenant,
             user=request.user,

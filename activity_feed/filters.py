@@ -46,8 +46,8 @@ def _get(params, name: str) -> str:
     return str(value).strip() if value not in (None, "") else ""
 
 
-def parse_moment(value: str, *, end: bool = False) -> datetime:
-    """An ISO datetime, or a date (its start, or its end for ``end_date``)."""
+def parse_moment(value: str, *, end: bool = False, name: str = "start_date") -> datetime:
+    """An ISO datetime, or a date (its start, or its end for ``end_date``); else a 400 naming ``name``."""
     try:
         # Django's parsers raise ValueError for a well-formed but impossible value (month 13).
         moment = parse_datetime(value)
@@ -56,21 +56,22 @@ def parse_moment(value: str, *, end: bool = False) -> datetime:
         moment = day = None
     if moment is None:
         if day is None:
-            raise errors.ValidationError(f"'{value}' is not an ISO date or datetime.", details={"value": value})
+            message = f"{name}: '{value}' is not an ISO date or datetime."
+            raise errors.ValidationError(message, details={name: [message]})
         moment = datetime.combine(day, time.max if end else time.min)
     try:
         # Stored and compared in UTC: 9999-12-31T23:59-05:00 has no UTC value.
         return moment.astimezone(UTC) if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
     except OverflowError:
-        raise errors.ValidationError(f"'{value}' is out of range.", details={"value": value}) from None
+        message = f"{name}: '{value}' is out of range."
+        raise errors.ValidationError(message, details={name: [message]}) from None
 
 
 def _choices(values: list[str], allowed: list[str], name: str) -> list[str]:
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise errors.ValidationError(
-            f"Unknown {name}: {', '.join(unknown)}.", details={name: unknown, "allowed": allowed}
-        )
+        message = f"{name}: unknown value {', '.join(repr(v) for v in unknown)}; allowed: {', '.join(allowed)}."
+        raise errors.ValidationError(message, details={name: [message]})
     return values
 
 
@@ -96,10 +97,12 @@ class EventFilters:
         params = params if params is not None else {}
         read_raw = _get(params, "read").lower()
         if read_raw and read_raw not in TRUE | FALSE:
-            raise errors.ValidationError("read must be true or false.", details={"read": read_raw})
+            message = f"read: unknown value {read_raw!r}; allowed: {', '.join(sorted(TRUE | FALSE))}."
+            raise errors.ValidationError(message, details={"read": [message]})
         tags_match = (_get(params, "tags_match") or _get(params, "tags_mode") or "any").lower()
         if tags_match not in {"any", "all"}:
-            raise errors.ValidationError("tags_match must be 'any' or 'all'.", details={"tags_match": tags_match})
+            message = f"tags_match: unknown value {tags_match!r}; allowed: any, all."
+            raise errors.ValidationError(message, details={"tags_match": [message]})
         start, end = _get(params, "start_date"), _get(params, "end_date")
         return cls(
             types=_getlist(params, "types", "type"),
@@ -107,7 +110,7 @@ class EventFilters:
             priorities=_choices(_getlist(params, "priority", "priorities"), EventPriority.values, "priority"),
             statuses=_choices(_getlist(params, "status"), EventStatus.values, "status"),
             start_date=parse_moment(start) if start else None,
-            end_date=parse_moment(end, end=True) if end else None,
+            end_date=parse_moment(end, end=True, name="end_date") if end else None,
             entity_type=_get(params, "entity_type"),
             entity_id=_get(params, "entity_id"),
             tags=_getlist(params, "tags"),

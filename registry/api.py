@@ -18,6 +18,7 @@ from registry.models import ActivityStatus, ApprovalType, Environment
 from registry.rules import can_decide
 from registry.serializers import (
     ActivityCreateInput,
+    ActivityListItemSerializer,
     ActivitySerializer,
     ActivityUpdateInput,
     ApprovalSerializer,
@@ -65,7 +66,7 @@ class ActivityListView(RegistryView):
 
     @extend_schema(
         tags=TAGS,
-        responses=ActivitySerializer(many=True),
+        responses=ActivityListItemSerializer(many=True),
         parameters=[
             OpenApiParameter("status", enum=ActivityStatus.values),
             OpenApiParameter("category"),
@@ -77,13 +78,14 @@ class ActivityListView(RegistryView):
         ],
     )
     def get(self, request):
-        """List activities (30 per page by default, at most 100)."""
+        """List activities (30 per page by default, at most 100), without their EBCL source: the
+        detail carries it."""
         parse_choice(request.query_params, "status", ActivityStatus.values)
         parse_choice(request.query_params, "environment", Environment.values)
         qs = selectors.activity_list(tenant=request.tenant, filters=request.query_params)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ActivitySerializer(page, many=True).data)
+        return paginator.get_paginated_response(ActivityListItemSerializer(page, many=True).data)
 
     @extend_schema(tags=TAGS, request=ActivityCreateInput, responses={201: ActivitySerializer})
     def post(self, request):

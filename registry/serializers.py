@@ -55,10 +55,16 @@ class SemverField(serializers.CharField):
         super().__init__(max_length=64, **kwargs)
 
 
+# The governed text itself may be long (every other free-text field is capped at
+# ocx.core.api.serializers.TEXT_MAX_LENGTH); documented in the README, published as maxLength.
+EBCL_SOURCE_MAX_LENGTH = 200_000
+_EBCL_SOURCE = {"max_length": EBCL_SOURCE_MAX_LENGTH, "help_text": "The EBCL text (at most 200,000 characters)."}
+
+
 class ActivityCreateInput(InputSerializer):
     name = serializers.CharField(max_length=200)
     version = SemverField()
-    ebcl_source = serializers.CharField()
+    ebcl_source = serializers.CharField(**_EBCL_SOURCE)
     owner = serializers.CharField(max_length=200)
     authority = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -69,7 +75,7 @@ class ActivityCreateInput(InputSerializer):
 class ActivityUpdateInput(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     version = SemverField(required=False)
-    ebcl_source = serializers.CharField(required=False)
+    ebcl_source = serializers.CharField(required=False, **_EBCL_SOURCE)
     owner = serializers.CharField(max_length=200, required=False)
     authority = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -122,8 +128,10 @@ class ReasonInput(InputSerializer):
 class NewVersionInput(InputSerializer):
     version_type = serializers.ChoiceField(choices=VersionType.choices)
     change_summary = serializers.CharField()
-    breaking_changes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
-    ebcl_source = serializers.CharField(required=False)
+    breaking_changes = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list, max_length=100
+    )
+    ebcl_source = serializers.CharField(required=False, **_EBCL_SOURCE)
     description = serializers.CharField(required=False, allow_blank=True)
     created_by = serializers.CharField(**_DECLARED_ACTOR)
 
@@ -173,6 +181,14 @@ class ActivitySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+class ActivityListItemSerializer(ActivitySerializer):
+    """An activity in a list: everything but the EBCL source (up to 200,000 characters), which
+    the detail (``GET /api/v1/activities/{activity_id}``) carries."""
+
+    class Meta(ActivitySerializer.Meta):
+        fields = [name for name in ActivitySerializer.Meta.fields if name != "ebcl_source"]
 
 
 class ApprovalSerializer(serializers.ModelSerializer):

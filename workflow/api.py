@@ -14,11 +14,11 @@ from rest_framework.views import APIView
 from ocx.core import fsm
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.params import INT64_MAX, parse_bool, parse_int, parse_path_id
+from ocx.core.api.params import INT64_MAX, parse_bool, parse_choice, parse_choices, parse_int, parse_path_id
 from ocx.core.api.schema import bool_parameter, int_parameter
 from ocx.core.api.views import TenantAPIView, TenantHeaderPermission
 from workflow import selectors, services
-from workflow.models import ActionPlan, Task
+from workflow.models import ActionPlan, ActionPlanState, Task, TaskPriority, TaskState
 from workflow.serializers import (
     ActionPlanCreateInput,
     ActionPlanOutput,
@@ -55,9 +55,11 @@ class TaskListView(TenantAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, description="One state or a comma-separated list"),
+            OpenApiParameter(
+                "state", str, enum=TaskState.values, many=True, explode=False, description="One state or a comma list"
+            ),
             OpenApiParameter("task_type", str),
-            OpenApiParameter("priority", str),
+            OpenApiParameter("priority", str, enum=TaskPriority.values),
             OpenApiParameter("assigned_to", str, description="Username"),
             int_parameter("action_plan_id", 1, INT64_MAX),
         ],
@@ -66,11 +68,12 @@ class TaskListView(TenantAPIView):
     def get(self, request):
         params = request.query_params
         plan = params.get("action_plan_id")
+        states = parse_choices(params, "state", TaskState.values)
         qs = selectors.task_list(
             tenant=request.tenant,
-            state=params.get("state"),
+            state=",".join(states) if states else None,
             task_type=params.get("task_type"),
-            priority=params.get("priority"),
+            priority=parse_choice(params, "priority", TaskPriority.values),
             assigned_to=params.get("assigned_to"),
             action_plan_id=parse_int(plan, name="action_plan_id", minimum=1),
         )
@@ -121,9 +124,12 @@ class ActionPlanListView(TenantAPIView):
     required_perms = {"POST": Perm.CREATE_ACTION_PLAN}
     pagination_class = LimitPagination
 
-    @extend_schema(parameters=[OpenApiParameter("state", str)], responses=ActionPlanOutput(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("state", str, enum=ActionPlanState.values)], responses=ActionPlanOutput(many=True)
+    )
     def get(self, request):
-        qs = selectors.action_plan_list(tenant=request.tenant, state=request.query_params.get("state"))
+        state = parse_choice(request.query_params, "state", ActionPlanState.values)
+        qs = selectors.action_plan_list(tenant=request.tenant, state=state)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ActionPlanOutput(page, many=True).data)

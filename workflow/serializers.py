@@ -26,6 +26,11 @@ class TaskCreateInput(InputSerializer):
     action_plan_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT64_MAX)
     metadata = serializers.DictField(required=False, default=dict)
 
+    def validate_priority(self, value):
+        if value not in TaskPriority.values:
+            raise serializers.ValidationError(f"Unknown value {value!r}; allowed: {', '.join(TaskPriority.values)}.")
+        return value
+
 
 class TransitionInput(InputSerializer):
     target_state = serializers.CharField(max_length=32)

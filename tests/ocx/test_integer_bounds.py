@@ -172,7 +172,7 @@ def test_parse_int_refuses_anything_else_naming_the_parameter(value):
 
     assert "offset" in caught.value.message
     assert caught.value.details["offset"] == [caught.value.message]
-    assert (caught.value.details["minimum"], caught.value.details["maximum"]) == (INT64_MIN, INT64_MAX)
+    assert f"from {INT64_MIN} to {INT64_MAX}" in caught.value.message
 
 
 def test_parse_int_applies_the_given_bounds_and_default():

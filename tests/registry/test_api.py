@@ -290,7 +290,9 @@ def test_unknown_fields_and_bad_types_are_400_validation_errors(clients):
     assert response.status_code == 400 and response.json()["error_code"] == "VALIDATION_ERROR"
 
     response = clients["creator"].post("/api/v1/activities", {**PO, "version": "one"}, format="json")
-    assert response.status_code == 400 and response.json()["details"] == {"version": "one"}
+    assert response.status_code == 400 and response.json()["details"] == {
+        "version": ["version must be a semantic version (MAJOR.MINOR.PATCH)."]
+    }
 
 
 def test_execution_against_an_inactive_activity_is_refused(world, clients):

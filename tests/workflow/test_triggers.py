@@ -17,7 +17,21 @@ ALERT = [{"action_type": "emit_alert", "parameters": {"alert_type": "x", "messag
 EVIL = [
     "().__class__.__bases__[0].__subclasses__()",
     "task_type.__class__",
-    "event_data.get('new_state') == 'blocked'",
+    # attribute access other than event_data.get(key[, default]), called at once
+    "event_data.keys()",
+    "event_data.items()",
+    "event_data.pop('new_state')",
+    "new_state.upper() == 'BLOCKED'",
+    "event_data.get",
+    "event_data.get.__self__",
+    "event_data.get.__call__('new_state')",
+    "event_data.get('new_state').upper()",
+    "event_data['x'].get('y')",
+    "event_type.get('x')",
+    "event_data.get('new_state', 'x', 'y')",
+    "event_data.get(key='new_state')",
+    "event_data.get(*['new_state'])",
+    "event_data.get('__class__')",
     "__import__('os').system('touch /tmp/pwned')",
     "import os",
     "_private == 1",
@@ -65,6 +79,57 @@ def test_predicate_written_behind_the_app_is_never_executed(tenant, member_user,
     assert "not allowed" in execution.error
     trigger.refresh_from_db()
     assert trigger.failure_count == 1 and "not allowed" in trigger.last_error
+
+
+SEED_003_PREDICATE = "event_data.get('new_state') == 'blocked' and event_data.get('priority') == 'critical'"
+
+
+def test_seed_003_predicate_is_accepted_and_evaluated_through_the_safe_getter(monkeypatch):
+    # given the evaluator sees what reaches it
+    seen = []
+    real_eval = predicates.SimpleEval.eval
+    monkeypatch.setattr(predicates.SimpleEval, "eval", lambda self, expr: seen.append(expr) or real_eval(self, expr))
+
+    # then the seed's example holds on a blocked critical event only, with no attribute access evaluated
+    assert predicates.evaluate_predicate(
+        SEED_003_PREDICATE, event_data={"new_state": "blocked", "priority": "critical"}
+    )
+    assert not predicates.evaluate_predicate(SEED_003_PREDICATE, event_data={"new_state": "blocked", "priority": "low"})
+    assert not predicates.evaluate_predicate(SEED_003_PREDICATE, event_data={})
+    assert seen and all(".get(" not in expr and "get(event_data, " in expr for expr in seen)
+    assert predicates.evaluate_predicate("event_data.get('missing', 'dflt') == 'dflt'", event_data={})
+
+
+def test_seed_003_trigger_saves_verbatim_and_fires_on_a_blocked_critical_task(
+    tenant, member_user, django_capture_on_commit_callbacks
+):
+    # given the seed's trigger, copied as is
+    trigger = services.trigger_create(
+        tenant=tenant, name="seed 003", event_type="workflow.task.blocked", predicate=SEED_003_PREDICATE,
+        actions=[{"action_type": "emit_alert", "parameters": {"alert_type": "critical_blocked", "message": "{title}"}}],
+    )  # fmt: skip
+    trigger.full_clean()
+    assert AutomationTrigger.objects.get(pk=trigger.pk).predicate == SEED_003_PREDICATE
+    critical = make_task(tenant, creator=member_user, priority="critical", title="Payroll")
+    routine = make_task(tenant, creator=member_user, priority="low", title="Filing")
+
+    # when both are blocked and the outbox dispatches their events
+    with django_capture_on_commit_callbacks(execute=True):
+        move(critical, "blocked")
+        move(routine, "blocked")
+
+    # then only the critical task raised the alert
+    alerts = ActivityEvent.objects.for_tenant(tenant).filter(type="workflow.alert.raised", entity_id=str(critical.pk))
+    assert alerts.count() == 1
+    assert (
+        not ActivityEvent.objects.for_tenant(tenant)
+        .filter(type="workflow.alert.raised", event_metadata__alert_type="critical_blocked", entity_id=str(routine.pk))
+        .exists()
+    )
+    executions = TriggerExecution.objects.for_tenant(tenant).filter(trigger=trigger)
+    assert sorted(executions.values_list("status", flat=True)) == sorted(
+        [ExecutionStatus.SUCCEEDED, ExecutionStatus.SKIPPED]
+    )
 
 
 def test_seed_style_predicate_is_written_with_get(tenant):

@@ -10,8 +10,14 @@ names and functions, and its own guards (string length, power) apply.
 
 Names are the event data's keys (``new_state``, ``task_type``, ``priority`` …), plus
 ``event_data`` (the whole dict, for ``event_data['key']``) and ``event_type``. A name the event
-does not carry is ``None``. The seed's ``event_data.get('new_state')`` is attribute access, so
-it is written ``get(event_data, 'new_state')`` (or just ``new_state``) here.
+does not carry is ``None``.
+
+One attribute access is accepted, because seed 003's own example uses it:
+``event_data.get(key[, default])`` — on the name ``event_data`` only, called at once, with one
+or two positional arguments. It never reaches simpleeval as an attribute: it is rewritten to
+the safe getter ``get(event_data, key[, default])`` before evaluation. Every other attribute
+(``event_data.keys()``, ``new_state.upper()``, ``event_data.get.__self__``, a bare
+``event_data.get``) is still refused.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from typing import Any
 from simpleeval import SimpleEval
 
 MAX_PREDICATE_LENGTH = 2000
+# simpleeval evaluates recursively: a deeper tree (``not not … x``, ``1+1+…``) would end in a
+# RecursionError at dispatch instead of a refusal at save.
+MAX_PREDICATE_DEPTH = 50
 
 
 class PredicateRejected(ValueError):
@@ -103,6 +112,48 @@ _ALLOWED_NODES = (
 )
 
 
+EVENT_DATA = "event_data"
+
+
+def _is_event_data_get(node: ast.AST) -> bool:
+    """``event_data.get(key)`` / ``event_data.get(key, default)``: the one method call allowed."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == EVENT_DATA
+        and 1 <= len(node.args) <= 2
+        and not node.keywords
+        and not any(isinstance(arg, ast.Starred) for arg in node.args)
+    )
+
+
+class _GetterRewrite(ast.NodeTransformer):
+    """``event_data.get(k[, d])`` → ``get(event_data, k[, d])`` (the safe getter)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if _is_event_data_get(node):
+            return ast.Call(func=ast.Name("get", ast.Load()), args=[node.func.value, *node.args], keywords=[])
+        return node
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:  # iterative: the depth check itself must not recurse
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _is_sequence(node: ast.AST) -> bool:
+    return isinstance(node, ast.List | ast.Tuple | ast.Set) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str | bytes)
+    )
+
+
 def validate_predicate(expression: str) -> ast.Expression | None:
     """Parse and check ``expression``; raise ``PredicateRejected`` with a reason. Empty: None."""
     text = (expression or "").strip()
@@ -115,16 +166,31 @@ def validate_predicate(expression: str) -> ast.Expression | None:
     except SyntaxError as exc:
         # ``import os`` and any other statement end up here: a predicate is one expression.
         raise PredicateRejected(f"Predicate is not a valid expression: {exc.msg}.") from None
+    if _depth(tree) > MAX_PREDICATE_DEPTH:
+        raise PredicateRejected(f"Predicate is nested deeper than {MAX_PREDICATE_DEPTH} levels.")
     nodes = list(ast.walk(tree))
+    allowed_calls = {id(node) for node in nodes if _is_event_data_get(node)}
+    allowed_attributes = {id(node.func) for node in nodes if id(node) in allowed_calls}
     # The two refusals the issue names come first, so their message is the one a user sees.
     for node in nodes:
-        if isinstance(node, ast.Attribute):
-            raise PredicateRejected(f"Attribute access is not allowed ('.{node.attr}').")
+        if isinstance(node, ast.Attribute) and id(node) not in allowed_attributes:
+            raise PredicateRejected(
+                f"Attribute access is not allowed ('.{node.attr}'); "
+                "the one method accepted is event_data.get(key[, default])."
+            )
         if isinstance(node, ast.Name) and (node.id.startswith("_") or "__" in node.id):
             raise PredicateRejected(f"Name '{node.id}' is not allowed (underscore and dunder names are refused).")
     for node in nodes:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
             raise PredicateRejected("Strings containing '__' are not allowed.")
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mult)
+            and any(map(_is_sequence, (node.left, node.right)))
+        ):
+            raise PredicateRejected("Repeating a string or a list ('…' * n) is not allowed.")
+        if id(node) in allowed_calls or id(node) in allowed_attributes:
+            continue
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
@@ -141,8 +207,11 @@ def evaluate_predicate(expression: str, *, event_data: dict[str, Any], event_typ
 
     Re-validates first: a predicate that would be refused at save time is never executed.
     """
-    if validate_predicate(expression) is None:
+    tree = validate_predicate(expression)
+    if tree is None:
         return True
+    # simpleeval gets no attribute access at all: event_data.get(…) becomes get(event_data, …).
+    rewritten = ast.unparse(ast.fix_missing_locations(_GetterRewrite().visit(tree)))
     data = dict(event_data or {})
     fixed = {"event_data": data, "event_type": event_type}
 
@@ -152,4 +221,13 @@ def evaluate_predicate(expression: str, *, event_data: dict[str, Any], event_typ
         return data.get(node.id)
 
     evaluator = SimpleEval(functions=dict(FUNCTIONS), names=resolve)
-    return bool(evaluator.eval(expression.strip()))
+    # The list, tuple and set literals the whitelist accepts (``x in ['a', 'b']``): plain
+    # SimpleEval has none of them and would refuse every such predicate at dispatch.
+    evaluator.nodes.update(
+        {
+            ast.List: lambda node: [evaluator._eval(e) for e in node.elts],
+            ast.Tuple: lambda node: tuple(evaluator._eval(e) for e in node.elts),
+            ast.Set: lambda node: {evaluator._eval(e) for e in node.elts},
+        }
+    )
+    return bool(evaluator.eval(rewritten))

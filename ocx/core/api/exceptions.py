@@ -59,6 +59,13 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def _validation_envelope(details, headers=None) -> Response:
+    """A serializer's or a model's validation errors, in the one ``details`` shape
+    (``{"field": ["message", …]}``, nested fields flattened to ``field[0]`` / ``field.key``)."""
+    flat = errors.field_errors(details, "The request is not valid.")
+    return envelope(400, "VALIDATION_ERROR", _first_message(flat), flat, headers)
+
+
 def request_id_of(request) -> str:
     """The request's id: a well-formed inbound ``X-Request-ID``, else a new one; the same for the
     whole request (set once on the Django request, which DRF's request wraps)."""
@@ -114,7 +121,7 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, DjangoValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return envelope(400, "VALIDATION_ERROR", _first_message(details), details)
+        return _validation_envelope(details)
 
     if isinstance(exc, drf.APIException):
         code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), "ERROR")
@@ -125,7 +132,7 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait) + 1)
         if isinstance(exc, drf.ValidationError):
             details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            return envelope(400, code, _first_message(details), details, headers)
+            return _validation_envelope(details, headers)
         return envelope(exc.status_code, code, _first_message(exc.detail), {}, headers)
 
     return internal_error(exc, context.get("request"))

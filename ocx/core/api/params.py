@@ -54,7 +54,9 @@ def parse_int(
 
 
 def _invalid(name: str, minimum: int, maximum: int, message: str) -> errors.ValidationError:
-    return errors.ValidationError(message, details={name: [message], "minimum": minimum, "maximum": maximum})
+    # The accepted range is in the message: ``details`` holds messages only ({"page": ["…"]}).
+    message = f"{message[:-1]} (from {minimum} to {maximum})."
+    return errors.ValidationError(message, details={name: [message]})
 
 
 # Booleans in a query string: what clients send (``requests`` writes True as "True").
@@ -71,19 +73,39 @@ def parse_bool(value, *, name: str, default: bool = False) -> bool:
         return True
     if value in FALSE_STRINGS:
         return False
-    message = f"{name} must be true or false."
-    raise errors.ValidationError(message, details={name: [message]})
+    raise _unknown_choice(name, [value], (*TRUE_STRINGS, *FALSE_STRINGS))
+
+
+def _unknown_choice(name: str, values, choices) -> errors.ValidationError:
+    shown = ", ".join(repr(v) for v in values)
+    message = f"{name}: unknown value {shown}; allowed: {', '.join(choices)}."
+    return errors.ValidationError(message, details={name: [message]})
 
 
 def parse_choice(params, name: str, choices) -> str | None:
-    """A query parameter that must be one of ``choices`` when present (even empty): else 400."""
+    """A query parameter that must be one of ``choices`` when present (even empty): else a 400
+    whose message lists the allowed values."""
     if name not in params:
         return None
     value = params.get(name)
     if value not in choices:
-        message = f"{name} must be one of: {', '.join(choices)}."
-        raise errors.ValidationError(message, details={name: [message]})
+        raise _unknown_choice(name, [value], choices)
     return value
+
+
+def parse_choices(params, name: str, choices, *, aliases: tuple[str, ...] = ()) -> list[str] | None:
+    """A multi-valued choice parameter (``?state=new,blocked`` or repeated ``?state=new&state=blocked``,
+    also under ``aliases``): None when absent, else the values, every one of ``choices``; an
+    unknown or empty value is a 400 listing the allowed values."""
+    names = [n for n in (name, *aliases) if n in params]
+    if not names:
+        return None
+    raw = [item for n in names for item in (params.getlist(n) if hasattr(params, "getlist") else [params[n]])]
+    values = [part.strip() for item in raw for part in str(item).split(",")]
+    unknown = [v for v in values if v not in choices]
+    if unknown:
+        raise _unknown_choice(name, unknown, choices)
+    return list(dict.fromkeys(values))
 
 
 def parse_path_id(value, *, name: str) -> int:

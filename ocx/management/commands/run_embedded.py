@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import uvicorn
 from celery.beat import EmbeddedService
@@ -43,6 +44,14 @@ class Command(BaseCommand):
         )
         worker_thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
         beat = EmbeddedService(app, thread=True, schedule_filename=settings.CELERY_BEAT_SCHEDULE_FILENAME)
+
+        if settings.USING_DEV_SECRET_KEY:  # said once per start (ocx.checks: W001 is a deploy check)
+            from ocx.checks import SECRET_KEY_HINT, SECRET_KEY_WARNING
+
+            self.stderr.write(self.style.WARNING(f"(ocx.W001) {SECRET_KEY_WARNING} {SECRET_KEY_HINT}"))
+        # WhiteNoise warns at start-up when the directory is missing (no collectstatic yet): the
+        # finders serve the files meanwhile (WHITENOISE_USE_FINDERS).
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
         worker_thread.start()
         beat.start()
