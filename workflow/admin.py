@@ -10,6 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from ocx.core.admin import SystemRecordAdminMixin, TenantScopedAdminMixin
 from ocx.core.admin_fsm import FSMTransitionAdminMixin
 from workflow import services
+from workflow.engine.admin import register_engine_admin
 from workflow.models import (
     ActionPlan,
     AutomationTrigger,
@@ -228,3 +229,6 @@ class WebhookDeliveryAdmin(SystemRecordAdminMixin, TenantScopedAdminMixin, admin
     list_display = ["id", "url", "status", "attempts", "next_attempt_at", "last_status_code", "delivered_at"]
     list_filter = ["status"]
     exclude = ["secret"]
+
+
+register_engine_admin()

@@ -24,3 +24,10 @@ class WorkflowConfig(AppConfig):
 
         register_builtin_handlers()
         register_handler(engine_on_event)
+
+        from runs.services import register_composite_executor
+        from workflow.engine.work_units import EngineCompositeExecutor
+        from workflow.engine.work_units import on_event as work_units_on_event
+
+        register_handler(work_units_on_event)
+        register_composite_executor(EngineCompositeExecutor())

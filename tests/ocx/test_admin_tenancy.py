@@ -6,6 +6,8 @@ URL naming that row (change, delete, history, history item, and every link or fo
 page offers A's staff: action and transition pages), GET and POST alike, and finds nothing of A
 in the change list (filters), the add form (choices) or the autocomplete. Staff of A get the
 pages. A model registered later without a row here fails ``test_every_tenant_model_has_a_row``.
+The rows are built once per module (``tests.reliability.world``, which the probes of
+``tests/reliability/`` share); every admin URL x every method is probed there.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import re
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission
 from django.urls import NoReverseMatch, reverse
 
 from activity_feed import services as feed_services
@@ -48,14 +49,6 @@ MUST_COVER = {
     "activity_feed.IngestionSource",
 }
 A_MARK = "acme"  # in tenant A's slug, name and usernames: never on a page of B's staff
-
-
-def _staff(tenant, username, role=Role.ADMIN):
-    user = member(tenant, role, username=username)
-    user.is_staff = True
-    user.save()
-    user.user_permissions.set(Permission.objects.all())
-    return user
 
 
 def _populate(tenant, settings) -> None:
@@ -100,6 +93,22 @@ def _populate(tenant, settings) -> None:
     feed_services.events_mark_all_read(tenant=tenant, user=world.admin)
     IngestionSourceFactory(tenant=tenant, kind="webhook", name="acme-source", secret="whsec_c2VjcmV0")
 
+    # The workflow engine: a published template, an instance whose fan-out has no list (it fails
+    # at once: an incident, and the retry / cancel buttons on its page).
+    from workflow.engine import services as engine_services
+
+    template = engine_services.template_create(tenant=tenant, actor=world.admin, definition={
+        "name": "acme-engine", "phases": [{
+            "key": "fan", "name": "Fan", "order": 1, "execution_mode": "parallel", "fan_out_over": "owners",
+            "activities": [{"key": "per_owner", "name": "Per owner", "handler_name": "AutomatedActivityHandler",
+                            "execution_mode": "parallel"}],
+        }],
+    })  # fmt: skip
+    engine_services.template_publish(tenant=tenant, actor=world.admin, template_id=template.pk)
+    engine_services.instance_start(
+        tenant=tenant, actor=world.admin, template_id=template.pk, context={"owners": "acme: not a list"}
+    )
+
 
 def _sample(model, tenant):
     if model is Tenant:
@@ -107,20 +116,39 @@ def _sample(model, tenant):
     return model._default_manager.filter(tenant=tenant).order_by("pk").first()
 
 
-@pytest.fixture
-def rows(tenant, other_tenant, settings):
-    _populate(tenant, settings)
-    return {model._meta.label: _sample(model, tenant) for model in TENANT_MODELS}
+# Built once for the module (``_populate`` takes seconds and every test reads the same rows):
+# tests.reliability.world runs it in a transaction rolled back after the module.
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    from tests.reliability.world import module_world
+
+    with module_world(django_db_blocker) as built:
+        yield built
 
 
 @pytest.fixture
-def staff_a(tenant):
-    return _staff(tenant, "acme-staff")
+def tenant(world, db):
+    return world.tenant_a
 
 
 @pytest.fixture
-def staff_b(other_tenant):
-    return _staff(other_tenant, "globex-staff")
+def other_tenant(world, db):
+    return world.tenant_b
+
+
+@pytest.fixture
+def rows(world, db):
+    return world.rows
+
+
+@pytest.fixture
+def staff_a(world, db):
+    return world.a_staff
+
+
+@pytest.fixture
+def staff_b(world, db):
+    return world.b_staff
 
 
 def _info(model):
@@ -214,14 +242,19 @@ def test_autocomplete_lists_the_users_tenants_rows_only(source, field_name, targ
     obj = _sample(target, Tenant.objects.get(slug="acme-corp"))
     query = {"app_label": source._meta.app_label, "model_name": source._meta.model_name, "field_name": field_name}
 
-    client.force_login(staff_b)
-    theirs = client.get("/admin/autocomplete/", {**query, "term": ""})
-    client.force_login(staff_a)
-    mine = client.get("/admin/autocomplete/", {**query, "term": ""})
+    def offered(user) -> set[str]:  # every page of the autocomplete's answer
+        client.force_login(user)
+        ids, page = set(), 1
+        while True:
+            response = client.get("/admin/autocomplete/", {**query, "term": "", "page": page})
+            assert response.status_code == 200
+            ids |= {r["id"] for r in response.json()["results"]}
+            if not response.json()["pagination"]["more"]:
+                return ids
+            page += 1
 
-    assert theirs.status_code == 200 and mine.status_code == 200
-    assert str(obj.pk) not in {r["id"] for r in theirs.json()["results"]}
-    assert str(obj.pk) in {r["id"] for r in mine.json()["results"]}
+    assert str(obj.pk) not in offered(staff_b)
+    assert str(obj.pk) in offered(staff_a)
 
 
 def test_history_of_a_deleted_row_stays_with_its_tenant(tenant, other_tenant, client, staff_a, staff_b):

@@ -34,6 +34,15 @@ class ActivityTimeout(ActivityError):
         super().__init__(message, error_type="ActivityTimeout")
 
 
+class AwaitRun(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a handler that started a run (runs app) and waits for it: the attempt stays
+    ``running`` without holding a worker; the run's end event finishes it (``work_units``)."""
+
+    def __init__(self, run_id):
+        super().__init__(f"waiting for run {run_id}")
+        self.run_id = run_id
+
+
 @dataclass
 class ActivityContext:
     """What a handler sees: a copy of the instance context, its fan-out item, its parameters."""
@@ -247,6 +256,7 @@ def register_builtin_handlers() -> None:
             description="Compensation that only records itself.",
         )
     )
-    from workflow.engine import test_cycle
+    from workflow.engine import test_cycle, work_units
 
+    work_units.register_work_unit_handler(register)
     test_cycle.register_handlers(register)

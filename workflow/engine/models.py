@@ -161,7 +161,11 @@ class InstanceState(models.TextChoices):
     COMPENSATED = "compensated", "Compensated"
 
 
-INSTANCE_ADMIN = {"service": "workflow.engine.services.instance_cancel", "id_kwarg": "instance_id"}
+INSTANCE_ADMIN = {
+    "service": "workflow.engine.services.instance_cancel",
+    "id_kwarg": "instance_id",
+    "form": "workflow.engine.admin.ReasonForm",
+}
 
 
 class WorkflowInstance(FSMModelMixin, TenantScopedModel):
@@ -178,6 +182,8 @@ class WorkflowInstance(FSMModelMixin, TenantScopedModel):
     remaining = models.PositiveIntegerField(default=0)  # top-level activities not yet done
     completion_seq = models.PositiveIntegerField(default=0)  # orders completions (compensation runs backwards)
     error = models.TextField(blank=True, default="")
+    # The run this instance executes when it was started as a composite work unit (runs app).
+    run_id = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -212,6 +218,7 @@ class WorkflowInstance(FSMModelMixin, TenantScopedModel):
             "label": "Retry from failure",
             "service": "workflow.engine.services.instance_retry",
             "id_kwarg": "instance_id",
+            "form": "workflow.engine.admin.ReasonForm",
         },
     )
     def resume(self, *, at):
@@ -254,6 +261,14 @@ class ActivityState(models.TextChoices):
 
 
 DONE_STATES = (ActivityState.COMPLETED, ActivityState.SKIPPED)
+
+
+def celery_task_id_for(activity_id: int, attempt: int) -> str:
+    """The Celery task id of attempt ``attempt`` of an activity: deterministic, so a resend by the
+    sweep carries the same id and one revoke reaches every copy of the message."""
+    return f"wf-act-{activity_id}-{attempt}"
+
+
 OPEN_STATES = (ActivityState.PENDING, ActivityState.SCHEDULED, ActivityState.RUNNING, ActivityState.WAITING)
 
 
@@ -284,6 +299,10 @@ class ActivityInstance(FSMModelMixin, TenantScopedModel):
     last_error_type = models.CharField(max_length=200, blank=True, default="")
     result = models.JSONField(null=True, blank=True)
     task_id = models.BigIntegerField(null=True, blank=True, db_index=True)  # the Task of a manual activity
+    # The Celery task id of the attempt queued last (``celery_task_id_for``): what cancelling revokes.
+    celery_task_id = models.CharField(max_length=64, blank=True, default="")
+    # The child run a ``run_work_unit`` activity waits for (its ``runs.run.*`` end event finishes it).
+    run_id = models.UUIDField(null=True, blank=True, db_index=True)
     skip_reason = models.TextField(blank=True, default="")
     dispatch_deadline = models.DateTimeField(null=True, blank=True)  # scheduled: the message must start by then
     attempt_deadline = models.DateTimeField(null=True, blank=True)  # running: the attempt times out then
@@ -318,6 +337,7 @@ class ActivityInstance(FSMModelMixin, TenantScopedModel):
     @transition(field=state, source=[ActivityState.PENDING, ActivityState.FAILED], target=ActivityState.SCHEDULED)
     def schedule(self, *, dispatch_deadline):
         self.dispatch_deadline, self.attempt_deadline = dispatch_deadline, None
+        self.celery_task_id = celery_task_id_for(self.pk, self.retry_count + 1)
 
     @transition(field=state, source=ActivityState.SCHEDULED, target=ActivityState.RUNNING)
     def begin(self, *, at, attempt_deadline):
@@ -329,6 +349,7 @@ class ActivityInstance(FSMModelMixin, TenantScopedModel):
     def retry_later(self, *, dispatch_deadline, error_type: str, error: str):
         self.dispatch_deadline, self.attempt_deadline = dispatch_deadline, None
         self.last_error_type, self.last_error = error_type, error
+        self.celery_task_id = celery_task_id_for(self.pk, self.retry_count + 1)
 
     @transition(field=state, source=[ActivityState.PENDING, ActivityState.FAILED], target=ActivityState.RUNNING)
     def fan_out(self, *, at):

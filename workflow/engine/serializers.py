@@ -97,7 +97,7 @@ class EngineActivityOutput(serializers.ModelSerializer):
         fields = [
             "id", "instance_id", "parent_activity_id", "key", "name", "phase", "handler_name", "manual",
             "execution_mode", "state", "item_index", "item", "retry_count", "last_error", "last_error_type",
-            "result", "task_id", "skip_reason", "children_total", "children_done", "dispatch_deadline",
+            "result", "task_id", "run_id", "skip_reason", "children_total", "children_done", "dispatch_deadline",
             "attempt_deadline", "due_at", "escalated_at", "started_at", "completed_at", "compensated_at",
             "compensation_error", "attempts",
         ]  # fmt: skip
@@ -118,6 +118,7 @@ class EngineInstanceOutput(serializers.ModelSerializer):
             "state",
             "remaining",
             "error",
+            "run_id",
             "created_at",
             "started_at",
             "finished_at",

@@ -37,7 +37,7 @@ def test_invalid_template_answers_the_envelope_naming_the_activity(admin_api, re
     response = admin_api.post(f"{BASE}/templates", data, format="json")
     body = response.json()
     assert response.status_code == 400 and body["error_code"] == "VALIDATION_ERROR"
-    assert body["details"]["activity"] == "a" and "Nope" in body["message"]
+    assert body["details"] == {"activities.a.handler_name": [body["message"]]} and "Nope" in body["message"]
 
 
 def test_members_cannot_publish_and_other_tenants_see_nothing(admin_api, member_api, other_api, recorder):

@@ -309,3 +309,39 @@ def test_running_instances_stay_pinned_to_their_version(run, tenant, admin_user,
     newer = run(services.instance_start, tenant=tenant, actor=admin_user, template_name="pinned")
     assert newer.template_id == v2.pk
     assert WorkflowInstance.objects.for_tenant(tenant).count() == 2
+
+
+def test_an_attempt_stopped_by_its_time_limit_fails_as_a_timeout_and_is_retried(
+    tenant, admin_user, sent, django_capture_on_commit_callbacks
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from workflow.engine import handlers
+
+    def slow(ctx):
+        raise SoftTimeLimitExceeded()  # what Celery raises in the handler at soft_time_limit
+
+    handlers.register(handlers.Handler("TestSlow", slow))
+    try:
+        data = definition(phase("p", 1, activity("a", handler="TestSlow", timeout_seconds=5, retry_policy=fast())))
+        template = published(tenant, admin_user, data)
+        with django_capture_on_commit_callbacks(execute=True):
+            inst = services.instance_start(tenant=tenant, actor=admin_user, template_id=template.pk)
+        assert sent[0][3]["soft_time_limit"] == 5 and sent[0][3]["task_id"] == f"wf-act-{sent[0][0]}-1"
+
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = services.execute_activity(activity_id=sent[0][0], attempt=1)
+    finally:
+        handlers._registry.pop("TestSlow", None)
+
+    row = acts(inst)["a"]
+    assert outcome == "retry"
+    assert (row.state, row.last_error_type, row.celery_task_id) == (
+        ActivityState.SCHEDULED,
+        "ActivityTimeout",
+        f"wf-act-{row.pk}-2",
+    )
+    assert list(ActivityAttempt.objects.for_tenant(tenant).filter(activity=row).values_list("outcome", flat=True)) == [
+        "timed_out"
+    ]
+    assert sent[-1][:3] == (row.pk, 2, 1.0)

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.django_db
 def _refused(tenant, admin_user, data, *, field, activity_key):
     with pytest.raises(errors.ValidationError) as exc:
         services.template_create(tenant=tenant, actor=admin_user, definition=data)
-    assert exc.value.details.get("field") == field
-    assert exc.value.details.get("activity") == activity_key
-    assert activity_key in exc.value.message
+    assert exc.value.details == {f"activities.{activity_key}.{field}": [exc.value.message]}
+    assert f"'{activity_key}'" in exc.value.message
     return exc.value
 
 

@@ -9,7 +9,7 @@ import logging
 from celery.exceptions import SoftTimeLimitExceeded
 
 from workflow.engine import handlers
-from workflow.engine.handlers import ActivityError
+from workflow.engine.handlers import ActivityError, AwaitRun
 from workflow.engine.models import ActivityInstance
 from workflow.engine.services import runtime
 
@@ -35,6 +35,12 @@ def execute_activity(*, activity_id: int, attempt: int) -> str:
         if not isinstance(output, dict):
             raise ActivityError("A handler returns an object.", error_type="InvalidHandlerOutput")
         output = json.loads(json.dumps(output, default=str))
+    except AwaitRun as waiting:
+        # The attempt waits for a run without holding this worker: its end event finishes it.
+        from workflow.engine.services.child_runs import activity_await_run
+
+        activity_await_run(activity_id=activity_id, attempt=attempt, run_id=waiting.run_id)
+        return "awaiting_run"
     except SoftTimeLimitExceeded:
         return runtime.activity_fail(
             activity_id=activity_id,

@@ -21,7 +21,7 @@ from workflow.engine.models import (
     InstanceState,
     WorkflowInstance,
 )
-from workflow.engine.services import runtime
+from workflow.engine.services import child_runs, runtime
 from workflow.engine.services.runtime import Plan, emit, move
 
 OPERATOR_EDITABLE = (ActivityState.FAILED,)
@@ -173,11 +173,12 @@ def activity_skip(*, tenant, actor, instance_id: int, activity_id: int, reason: 
 
 @service
 def instance_cancel(*, tenant, actor, instance_id: int, reason: str = "") -> WorkflowInstance:
-    """Cancel an instance: open activities are cancelled (a running attempt's late result is then
-    ignored), open tasks of manual steps cancelled; compensation runs where the template asks."""
+    """Cancel an instance: open activities are cancelled, their queued Celery messages revoked
+    (a running attempt's late result is then ignored), the runs ``run_work_unit`` steps wait for
+    cancelled, open tasks of manual steps cancelled; compensation runs where the template asks."""
     inst = runtime.lock_instance(tenant=tenant, instance_id=instance_id)
     move(inst, target=InstanceState.CANCELLED, actor=actor, reason=reason, arguments={"at": runtime.now()}, fields=["finished_at"], event="instance.cancelled")  # fmt: skip
-    task_ids = []
+    task_ids, celery_ids, run_ids = [], [], []
     for act in lock_rows(
         ActivityInstance.objects.all_tenants().filter(
             workflow=inst,
@@ -186,10 +187,16 @@ def instance_cancel(*, tenant, actor, instance_id: int, reason: str = "") -> Wor
     ):
         if act.task_id and act.state == ActivityState.WAITING:
             task_ids.append(act.task_id)
+        if act.state in (ActivityState.SCHEDULED, ActivityState.RUNNING) and act.celery_task_id:
+            celery_ids.append(act.celery_task_id)
+        if act.state == ActivityState.RUNNING and act.run_id:
+            run_ids.append(act.run_id)
         move(act, target=ActivityState.CANCELLED, actor=actor, reason=reason or "instance cancelled", arguments={"at": runtime.now()}, fields=["completed_at", "attempt_deadline", "dispatch_deadline"], inst=inst)  # fmt: skip
     _resolve_incidents(
         inst, list(ActivityInstance.objects.all_tenants().filter(workflow=inst)), actor=actor, resolution="cancelled"
     )
+    child_runs.revoke_on_commit(celery_ids)
+    child_runs.cancel_runs_on_commit(tenant_id=inst.tenant_id, run_ids=run_ids, reason="workflow instance cancelled")
     plan = Plan()
     tenant_id = inst.tenant_id
     if task_ids:

@@ -39,6 +39,7 @@ from workflow.engine.models import (
     TemplateStatus,
     WorkflowInstance,
     WorkflowTemplate,
+    celery_task_id_for,
 )
 
 DISPATCH_SLACK_SECONDS = 60  # a queued message must have started by then, or the sweep resends it
@@ -55,6 +56,8 @@ def emit(inst: WorkflowInstance, kind: str, *, act: ActivityInstance | None = No
     """``workflow.instance.* / workflow.activity.* / workflow.incident.*`` in the caller's transaction."""
     entity, entity_id = ("workflow_activity", act.pk) if act is not None else ("workflow_instance", inst.pk)
     data = {"instance_id": inst.pk, "template_id": inst.template_id, "instance_state": inst.state, **payload}
+    if inst.run_id:
+        data["run_id"] = str(inst.run_id)  # a composite run's instance: its end finishes the run
     if act is not None:
         data.update(activity_id=act.pk, activity_key=act.instance_id, activity_state=act.state)
     if kind.startswith("incident."):
@@ -113,8 +116,9 @@ def send_activities(sends) -> None:
 
     for activity_id, attempt, countdown, timeout in sends:
         run_activity.apply_async(
-            (activity_id, attempt), countdown=countdown or None, soft_time_limit=timeout, time_limit=timeout + 15
-        )
+            (activity_id, attempt), countdown=countdown or None, soft_time_limit=timeout, time_limit=timeout + 15,
+            task_id=celery_task_id_for(activity_id, attempt),
+        )  # fmt: skip
 
 
 # --- start --------------------------------------------------------------------------------
@@ -132,9 +136,10 @@ def resolve_template(*, tenant, template_id=None, template_name: str | None = No
 
 @service
 def instance_start(
-    *, tenant, actor, template_id=None, template_name: str | None = None, context: dict | None = None
+    *, tenant, actor, template_id=None, template_name: str | None = None, context: dict | None = None, run_id=None
 ) -> WorkflowInstance:
-    """Start an instance pinned to a published template version; ready activities are queued on commit."""
+    """Start an instance pinned to a published template version; ready activities are queued on
+    commit. ``run_id``: the composite run (runs app) this instance executes."""
     if context is not None and not isinstance(context, dict):
         raise errors.ValidationError("context must be a JSON object.", details={"context": "object expected"})
     template = resolve_template(tenant=tenant, template_id=template_id, template_name=template_name)
@@ -150,7 +155,7 @@ def instance_start(
     inst = WorkflowInstance.objects.create(
         tenant_id=template.tenant_id, template=template, context={**template.default_context, **given},
         start_keys=sorted(k for k in given if k in fan_keys), started_by=actor if getattr(actor, "pk", None) else None,
-        remaining=len(acts),
+        remaining=len(acts), run_id=run_id,
     )  # fmt: skip
     rows = ActivityInstance.objects.bulk_create(
         ActivityInstance(
@@ -174,16 +179,12 @@ def instance_start(
         event="instance.started",
     )
     plan = Plan()
-    locked = {
-        r.pk: r
-        for r in lock_rows(
-            ActivityInstance.objects.all_tenants().filter(workflow=inst).select_related("activity_template__phase"),
-            of=("self",),
-        )
-    }
+    # The rows were inserted by this transaction: no other one can see them, so no row lock is
+    # needed (and none is taken: a caller holding later-order locks, a run being created in a
+    # workspace, may start an instance).
     for row in rows:
         if row.remaining_dependencies == 0:
-            activate(inst, locked[row.pk], plan, actor=actor)
+            activate(inst, row, plan, actor=actor)
     finish_if_done(inst, actor=actor)
     plan.commit()
     return inst
@@ -256,7 +257,7 @@ def start_leaf(inst: WorkflowInstance, act: ActivityInstance, plan: Plan, *, act
         move(act, target=ActivityState.WAITING, actor=actor, arguments={"at": at, "due_at": at + timedelta(seconds=tpl.timeout_seconds)}, fields=["started_at", "due_at", "escalated_at", "first_started_at"], event="activity.waiting", inst=inst)  # fmt: skip
         open_task(inst, act)
         return
-    move(act, target=ActivityState.SCHEDULED, actor=actor, arguments={"dispatch_deadline": at + timedelta(seconds=DISPATCH_SLACK_SECONDS)}, fields=["dispatch_deadline", "attempt_deadline"], event="activity.scheduled", inst=inst)  # fmt: skip
+    move(act, target=ActivityState.SCHEDULED, actor=actor, arguments={"dispatch_deadline": at + timedelta(seconds=DISPATCH_SLACK_SECONDS)}, fields=["dispatch_deadline", "attempt_deadline", "celery_task_id"], event="activity.scheduled", inst=inst)  # fmt: skip
     plan.dispatch(act)
 
 
@@ -342,8 +343,12 @@ def activity_fail(*, activity_id: int, attempt: int, error_type: str, error: str
         elapsed=elapsed, total_timeout=tpl.total_timeout_seconds,
     )  # fmt: skip
     plan = Plan()
+    if act.run_id and error_type == "ActivityTimeout":  # the run it waited for is abandoned
+        from workflow.engine.services.child_runs import cancel_runs_on_commit
+
+        cancel_runs_on_commit(tenant_id=inst.tenant_id, run_ids=[act.run_id], reason="workflow activity timed out")
     if decision.retry and inst.state == InstanceState.RUNNING:
-        move(act, target=ActivityState.SCHEDULED, actor=actor, reason=error[:200], arguments={"dispatch_deadline": at + timedelta(seconds=decision.countdown + DISPATCH_SLACK_SECONDS), "error_type": error_type, "error": error[:4000]}, fields=["dispatch_deadline", "attempt_deadline", "last_error", "last_error_type"], event="activity.retrying", inst=inst)  # fmt: skip
+        move(act, target=ActivityState.SCHEDULED, actor=actor, reason=error[:200], arguments={"dispatch_deadline": at + timedelta(seconds=decision.countdown + DISPATCH_SLACK_SECONDS), "error_type": error_type, "error": error[:4000]}, fields=["dispatch_deadline", "attempt_deadline", "last_error", "last_error_type", "celery_task_id"], event="activity.retrying", inst=inst)  # fmt: skip
         plan.dispatch(act, countdown=decision.countdown)
         plan.commit()
         return "retry"

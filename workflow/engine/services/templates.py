@@ -42,12 +42,17 @@ ACTIVITY_KEYS = {
 TOP_KEYS = {"name", "description", "compensate_on_failure", "default_context", "phases", "version", "status"}
 
 
-def _invalid(message: str, *, activity: str | None = None, field_name: str = "", **details) -> errors.ValidationError:
+def error_path(*, activity: str | None = None, field_name: str = "") -> str:
+    """Where in the JSON form an error is: ``activities.<key>.<field>``, a top-level field, or
+    ``non_field_errors`` (the key of the envelope's ``details``)."""
     if activity:
-        details["activity"] = activity
-    if field_name:
-        details["field"] = field_name
-    return errors.ValidationError(message, details=details)
+        return f"activities.{activity}" + (f".{field_name}" if field_name else "")
+    return field_name or "non_field_errors"
+
+
+def _invalid(message: str, *, activity: str | None = None, field_name: str = "", **details) -> errors.ValidationError:
+    # details in the envelope's field-errors shape: {"activities.b.handler_name": ["…"]}
+    return errors.ValidationError(message, details={error_path(activity=activity, field_name=field_name): [message]})
 
 
 def validate_definition(data: Any) -> dict:
