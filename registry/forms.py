@@ -6,6 +6,8 @@ so the admin calls the service exactly as the API does."""
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin import widgets
+from django.utils import timezone
 
 from ocx.core.access import Perm, has_perm
 from ocx.core.models import Tenant
@@ -14,7 +16,25 @@ from registry.models import CONTENT_FIELDS, Activity, Approval, ApprovalStatus, 
 
 
 def _text(required: bool = True, **kwargs):
-    return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=required, **kwargs)
+    return forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=required, **kwargs)
+
+
+class ApprovalChoiceField(forms.ModelChoiceField):
+    """An approval named by its type and who was asked, never by its id."""
+
+    def label_from_instance(self, obj):
+        asked = f", asked of {obj.approver_id}" if obj.approver_id else ""
+        return f"{obj.get_approval_type_display()} (round {obj.review_round}{asked})"
+
+
+class DeploymentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.environment} / {obj.target_tenant} (since {obj.effective_from:%Y-%m-%d %H:%M %Z})"
+
+
+def _effective(help_text: str):
+    """An effective date: the admin's date and time widgets, in the server's time zone."""
+    return forms.SplitDateTimeField(required=False, widget=widgets.AdminSplitDateTime, help_text=help_text)
 
 
 class ActivityForm(forms.ModelForm):
@@ -40,25 +60,29 @@ class OperationForm(forms.Form):
 
 
 class ReasonForm(OperationForm):
-    reason = _text(required=False)
+    reason = _text(required=False, help_text="Recorded in the history as the reason.")
 
 
 class RequiredReasonForm(OperationForm):
-    reason = _text()
+    reason = _text(help_text="Required: recorded in the history and in the event as the reason.")
 
 
 class RequestApprovalForm(OperationForm):
-    comments = _text(required=False)
+    comments = _text(
+        required=False, help_text="Shown to the approvers; every required approval not yet asked for is requested."
+    )
 
 
 class DecideForm(OperationForm):
     """Decide one of the activity's pending approvals the user may decide."""
 
-    approval = forms.ModelChoiceField(queryset=Approval.unscoped.none(), empty_label=None)
+    approval = ApprovalChoiceField(
+        queryset=Approval.unscoped.none(), empty_label=None, help_text="The approvals of this round you may decide."
+    )
     decision = forms.ChoiceField(
         choices=[(ApprovalStatus.APPROVED, "Approve"), (ApprovalStatus.REJECTED, "Reject")], widget=forms.RadioSelect
     )
-    comments = _text(required=False)
+    comments = _text(required=False, help_text="Recorded with the decision and in the history.")
 
     def __init__(self, data=None, *, obj=None, user=None, **kwargs):
         super().__init__(data, obj=obj, user=user, **kwargs)
@@ -74,7 +98,7 @@ class DecideForm(OperationForm):
 class CommentsForm(OperationForm):
     """Approve or reject the approval the page is about (the transition names which)."""
 
-    comments = _text(required=False)
+    comments = _text(required=False, help_text="Recorded with the decision and in the history.")
 
     def clean(self):
         data = super().clean()
@@ -89,13 +113,16 @@ def _deploy_tenants(user):
 class DeployForm(OperationForm):
     environment = forms.ChoiceField(choices=Environment.choices)
     target_tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), empty_label=None, label="Tenant")
-    deployment_notes = _text(required=False)
-    effective_from = forms.DateTimeField(required=False, help_text="Leave empty to deploy now.")
-    effective_until = forms.DateTimeField(required=False)
+    deployment_notes = _text(required=False, help_text="Recorded with the deployment and in the history.")
+    effective_from = _effective("Leave empty to deploy now.")
+    effective_until = _effective("Leave empty for no end.")
 
     def __init__(self, data=None, *, obj=None, user=None, **kwargs):
         super().__init__(data, obj=obj, user=user, **kwargs)
         self.fields["target_tenant"].queryset = _deploy_tenants(user)
+        zone = timezone.get_current_timezone_name()
+        for name in ("effective_from", "effective_until"):
+            self.fields[name].help_text = f"{self.fields[name].help_text} Date and time in {zone}."
 
     def clean(self):
         data = super().clean()
@@ -107,8 +134,8 @@ class DeployForm(OperationForm):
 class RollbackForm(OperationForm):
     """Roll back one of the activity's active deployments (one that superseded another)."""
 
-    deployment = forms.ModelChoiceField(queryset=Deployment.unscoped.none(), empty_label=None)
-    rollback_reason = _text()
+    deployment = DeploymentChoiceField(queryset=Deployment.unscoped.none(), empty_label=None)
+    rollback_reason = _text(help_text="Required: recorded in the history as the reason.")
 
     def __init__(self, data=None, *, obj=None, user=None, **kwargs):
         super().__init__(data, obj=obj, user=user, **kwargs)
@@ -124,7 +151,7 @@ class RollbackForm(OperationForm):
 class RollbackReasonForm(OperationForm):
     """Roll back the deployment the page is about."""
 
-    rollback_reason = _text()
+    rollback_reason = _text(help_text="Required: recorded in the history as the reason.")
 
     def clean(self):
         data = super().clean()
@@ -133,7 +160,7 @@ class RollbackReasonForm(OperationForm):
 
 class NewVersionForm(OperationForm):
     version_type = forms.ChoiceField(choices=VersionType.choices)
-    change_summary = _text()
+    change_summary = _text(help_text="What changes in the new version; recorded in the history as the reason.")
     breaking_changes = _text(required=False, help_text="One per line.")
 
     def clean(self):

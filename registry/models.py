@@ -85,6 +85,8 @@ def _admin(label: str, slug: str, service: str, form: str, done: str, **more) ->
 
 
 DEPLOY = _admin("Deploy", "deploy", "activity_deploy", "DeployForm", "Deployed.")
+
+
 may_deploy = may(Perm.DEPLOY_ACTIVITY)
 
 
@@ -205,10 +207,19 @@ class Activity(FSMModelMixin, TenantScopedModel):
 
     @transition(
         field=status,
-        source=[S.DRAFT, S.APPROVED, S.DEPLOYED, S.ACTIVE, S.SUSPENDED],
+        source=[S.APPROVED, S.DEPLOYED, S.ACTIVE, S.SUSPENDED],
         target=S.RETIRED,
         permission=may(Perm.SUSPEND_ACTIVITY),
         custom=_admin("Retire", "retire", "activity_retire", "ReasonForm", "Retired."),
+    )
+    # A draft may be retired through the API too, but the admin offers deleting it instead (no
+    # ``service``: no button), a draft having nothing live to end.
+    @transition(
+        field=status,
+        source=S.DRAFT,
+        target=S.RETIRED,
+        permission=may(Perm.SUSPEND_ACTIVITY),
+        custom={"label": "Retire"},
     )
     def retire(self):
         """For good: its deployments end and no transition leaves RETIRED."""
@@ -285,7 +296,8 @@ class Deployment(FSMModelMixin, TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.activity_name} → {self.environment}/{self.target_tenant_id} ({self.status})"
+        # Named by what is deployed (activity name and version) and where; never a raw id.
+        return f"{self.activity} → {self.environment} / {self.target_tenant} ({self.get_status_display()})"
 
     # --- lifecycle (in memory only; registry.services does the rest) -------------------------
     def _close(self, *, by, reason: str, at=None) -> None:
@@ -365,6 +377,10 @@ class Execution(TenantScopedModel):
         ordering = ["-executed_at"]
         indexes = [models.Index(fields=["activity", "-executed_at"], name="execution_recent_idx")]
 
+    def __str__(self) -> str:
+        when = f" at {self.executed_at:%Y-%m-%d %H:%M:%S %Z}" if self.executed_at else ""
+        return f"{self.activity} run{when} ({self.get_outcome_display()})"
+
 
 class ExecutionStats(models.Model):
     """Running totals per activity, updated in the same transaction as each execution insert
@@ -383,7 +399,7 @@ class ExecutionStats(models.Model):
         db_table = "activity_execution_stats"
 
     def __str__(self) -> str:
-        return f"stats of {self.activity_id}: {self.total_executions} executions"
+        return f"stats of {self.activity}: {self.total_executions} executions"
 
 
 class ApprovalStatus(models.TextChoices):
@@ -432,7 +448,7 @@ class Approval(FSMModelMixin, TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.approval_type} approval of {self.activity_id} ({self.approval_status})"
+        return f"{self.get_approval_type_display()} approval of {self.activity} ({self.get_approval_status_display()})"
 
     # --- lifecycle (in memory only; registry.services does the rest) -------------------------
     def _decided(self, *, by, comments: str, at=None) -> None:
@@ -487,6 +503,9 @@ class ActivityVersion(TenantScopedModel):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "name"], name="version_name_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
 
 class ActivityConflict(TenantScopedModel):
     """A conflict found while merging several source documents, and how it was resolved."""
@@ -506,3 +525,6 @@ class ActivityConflict(TenantScopedModel):
     class Meta:
         db_table = "activity_conflicts"
         ordering = ["-resolved_at"]
+
+    def __str__(self) -> str:
+        return f"{self.conflict_type or 'conflict'} in {self.activity}"

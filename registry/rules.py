@@ -35,3 +35,12 @@ def can_decide(user, approval, activity) -> tuple[bool, str]:
 def may_decide(approval, user) -> bool:
     """The permission of an approval's grant and reject transitions."""
     return can_decide(user, approval, approval.activity)[0]
+
+
+def can_suspend(activity) -> tuple[bool, str]:
+    """An emergency suspension stops something live: the activity needs an active or pending
+    deployment (an approved activity never deployed has nothing to stop; retire it instead).
+    Checked by ``activity_suspend`` before it ends anything, and by the admin's button."""
+    if activity.deployments.filter(status__in=("ACTIVE", "PENDING")).exists():
+        return True, ""
+    return False, f"Activity {activity} has no active or pending deployment: there is nothing to suspend."

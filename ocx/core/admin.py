@@ -12,7 +12,8 @@ And the two admin shapes of rows only the system writes.
 - simple-history's pages, which read the history table directly: the records listed, and the
   one record of the history item / revert page, are the user's tenants' only;
 - list filters' choices (``tenant``, ``target_tenant``, FKs to tenant rows, values across
-  relations) and form choices of FKs to tenant rows list the user's tenants' rows only.
+  relations) and form choices of FKs to tenant rows list the user's tenants' rows only; a
+  user's only tenant is preselected in add forms.
 
 ``check_tenant_admins`` (registered in ``ocx.checks``) fails ``manage.py check`` when an admin of
 a model with a tenant is registered without the mixin, so a new model cannot forget it.
@@ -253,6 +254,10 @@ class TenantScopedAdminMixin:
         scope = None if unscoped else tenant_rows_q(request, db_field.related_model)
         if formfield is not None and scope is not None:
             formfield.queryset = formfield.queryset.filter(scope)
+        if formfield is not None and db_field.name == TENANT_FIELD and not request.user.is_superuser:
+            tenants = user_tenant_ids(request)
+            if len(tenants) == 1:
+                formfield.initial = tenants[0]  # a user's only tenant is the one they add to
         return formfield
 
 

@@ -14,13 +14,20 @@ A transition offers itself in the admin through its ``custom`` properties::
   <id_kwarg>=obj.pk, **form.cleaned_data)``; ``id_kwarg`` defaults to the model's pk name;
   ``target_kwarg`` (e.g. ``"target_state"``) also passes the transition's target;
 - ``form``: dotted path of a form class taking ``(data, *, obj, user)``; none: a confirmation;
-  a ``reason`` or ``comments`` field becomes the history row's change reason;
+  what the person types as the why (the form's ``reason_field``, else its ``reason``,
+  ``comments``, ``…_reason``, ``…_comments`` or ``…_notes`` field) becomes the change reason of
+  every history row the service writes;
 - ``admin``: False hides a transition the system takes by itself.
 
 A button shows when the transition's guards pass (``can_proceed``) and the user holds its
-``permission`` (django-fsm-2's ``has_transition_perm``). Operations that are not transitions
-of the model itself (deciding one of its approvals, making a new version) are declared on the
-admin as ``extra_operations`` with the same fields.
+``permission`` (django-fsm-2's ``has_transition_perm``): the same guards the service runs, so
+the admin offers only what the service would accept. Operations that are not transitions of
+the model itself (deciding one of its approvals, making a new version) are declared on the admin
+as ``extra_operations`` with the same fields; their ``allowed(user, obj)`` returns a bool, or a
+``(bool, reason)`` pair whose reason the refusal page shows.
+
+An operation refused anyway (a stale page, a typed URL) is the admin's own styled page naming
+the reason (``PermissionDenied`` with the reason, drawn by ``ocx.admin.permission_denied``).
 """
 
 from __future__ import annotations
@@ -34,11 +41,47 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.module_loading import import_string
 from django_fsm import can_proceed, has_transition_perm
 
 from ocx.core import errors, fsm
 from ocx.core.audit import change_reason
+
+#: Free-text fields whose value is the why of an operation (first non-empty wins).
+REASON_FIELDS = ("reason", "comments", "rollback_reason", "decision_comments", "notes", "change_summary")
+REASON_SUFFIXES = ("_reason", "_comments", "_notes")
+
+
+def typed_reason(form, data: dict) -> str | None:
+    """What the person typed as the reason of an operation: the form's ``reason_field`` when it
+    names one, else the first non-empty free-text field of a known name."""
+    declared = getattr(form, "reason_field", None)
+    names = [declared] if declared else [*REASON_FIELDS, *sorted(k for k in data if k.endswith(REASON_SUFFIXES))]
+    for name in names:
+        value = data.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def status_badge(value: str, label: str):
+    """A state as a coloured badge (``static/ocx/admin.css`` colours ``ocx-status-<state>``)."""
+    return format_html('<span class="ocx-status ocx-status-{}">{}</span>', str(value).lower(), label)
+
+
+def truncated(text: str, *, title: str | None = None):
+    """A long list value cut with an ellipsis by CSS, the whole value (or ``title``) in its
+    tooltip."""
+    return format_html('<span class="ocx-truncate" title="{}">{}</span>', title or text, text)
+
+
+def _verdict(result) -> tuple[bool, str]:
+    """An ``allowed`` result (a bool, or a ``(bool, reason)`` pair) as a pair."""
+    if isinstance(result, tuple):
+        return bool(result[0]), str(result[1] or "")
+    return bool(result), ""
 
 
 class ConfirmForm(forms.Form):
@@ -97,6 +140,9 @@ class FSMTransitionAdminMixin:
     current state, or whose guard refuses, comes back as a message naming why)."""
 
     change_form_template = "admin/ocx/fsm_change_form.html"
+    # simple-history's list, with an empty change reason shown as a dash (not "None") and
+    # times with their time zone.
+    object_history_list_template = "admin/ocx/object_history_list.html"
     extra_operations: tuple[Operation, ...] = ()
     fsm_label_shows_target = False  # "Start work → in_progress"
     fsm_entity_type: str | None = None  # what INVALID_TRANSITION names (default: model name)
@@ -113,12 +159,33 @@ class FSMTransitionAdminMixin:
         return [*declared, *self.extra_operations]
 
     def fsm_allowed(self, request, obj, operation: Operation) -> bool:
+        return self.fsm_refusal(request, obj, operation) is None
+
+    def fsm_refusal(self, request, obj, operation: Operation) -> str | None:
+        """Why ``operation`` is refused to the user on ``obj`` (None: it is allowed), from the
+        guards the service runs: the transition's conditions and permission, or ``allowed``."""
         if operation.edge is not None:
             method = getattr(obj, operation.edge.name)
-            if not (can_proceed(method) and has_transition_perm(method, request.user)):
-                return False
-            return operation.allowed is None or operation.allowed(request.user, obj)
-        return operation.allowed is None or bool(operation.allowed(request.user, obj))
+            if not can_proceed(method):
+                failed = fsm.failed_conditions(obj, operation.edge)
+                rules = "; ".join(fsm.rule_text(c) for c in failed)
+                return rules or f"{operation.label} is not possible in state {fsm.state_of(obj)}."
+            if not has_transition_perm(method, request.user):
+                return self.fsm_permission_refusal(request, obj, operation)
+        if operation.allowed is None:
+            return None
+        allowed, why = _verdict(operation.allowed(request.user, obj))
+        if allowed:
+            return None
+        return why or f"{operation.label} is not available to you for this {self._entity_label()}."
+
+    def fsm_permission_refusal(self, request, obj, operation: Operation) -> str:
+        """The reason shown when the user lacks a transition's permission (admins name the
+        business rule where they know it better)."""
+        return f"You do not hold the permission to {operation.label.lower()} this {self._entity_label()}."
+
+    def _entity_label(self) -> str:
+        return str(self.model._meta.verbose_name)
 
     def fsm_available(self, request, obj) -> list[Operation]:
         return [op for op in self.fsm_operations(obj) if self.fsm_allowed(request, obj, op)]
@@ -204,8 +271,9 @@ class FSMTransitionAdminMixin:
         operation = next((op for op in self.fsm_operations(obj) if op.slug == slug), None)
         if operation is None:
             raise Http404("No such action for this object in its current state.")
-        if not self.fsm_allowed(request, obj, operation):
-            raise DjangoPermissionDenied("This action is not available to you for this object.")
+        refused = self.fsm_refusal(request, obj, operation)
+        if refused is not None:
+            raise DjangoPermissionDenied(refused)
         form_class = operation.form_class()
         data = request.POST if request.method == "POST" else None
         form = form_class(data, obj=obj, user=request.user)
@@ -213,7 +281,8 @@ class FSMTransitionAdminMixin:
             form.initial.update({k: v for k, v in request.GET.items() if k in form.fields})
         if data is not None and form.is_valid():
             try:
-                result = self.fsm_run(request, obj, operation, form.cleaned_data)
+                with change_reason(typed_reason(form, form.cleaned_data)):
+                    result = self.fsm_run(request, obj, operation, form.cleaned_data)
             except errors.ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 if isinstance(form, ConfirmForm):
@@ -233,6 +302,8 @@ class FSMTransitionAdminMixin:
             "form": form,
             "action_label": operation.label,
             "change_url": self._change_url(obj),
+            "media": self.media + form.media,
+            "timezone_name": timezone.get_current_timezone_name(),
             **self.fsm_operation_context(request, obj, operation),
         }
         app_label, model_name = self._info()
@@ -244,8 +315,8 @@ class FSMTransitionAdminMixin:
         return {}
 
     def fsm_run(self, request, obj, operation: Operation, data: dict):
-        """Call the operation's service as the logged-in user; a typed reason or comment is
-        the history row's change reason."""
+        """Call the operation's service as the logged-in user (inside the change reason the
+        operation view opened from the form: every history row the service writes names it)."""
         kwargs = {
             "tenant": obj.tenant_id,
             "actor": request.user,
@@ -253,6 +324,4 @@ class FSMTransitionAdminMixin:
             **operation.arguments,
             **data,
         }
-        reason = data.get("reason") or data.get("comments") or data.get("rollback_reason") or None
-        with change_reason(reason):
-            return operation.service_function()(**kwargs)
+        return operation.service_function()(**kwargs)

@@ -27,6 +27,7 @@ from registry.models import (
     DeploymentStatus,
     Environment,
 )
+from registry.rules import can_suspend
 from registry.services.common import (
     ACTIVITY_FIELDS,
     activity_event,
@@ -444,6 +445,11 @@ def activity_suspend(*, tenant, actor, activity_id, reason: str) -> Activity:
         raise errors.ValidationError("A suspension needs a reason.", details={"reason": "required"})
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
     resolve(activity, entity_type="activity", name="suspend")  # refused before any deployment ends
+    suspendable, why = can_suspend(activity)
+    if not suspendable:
+        raise errors.InvalidTransition(
+            current_state=activity.status, target_state=ActivityStatus.SUSPENDED, entity_type="activity", message=why
+        )
     ended = _end_live_deployments(activity, transition="end_by_suspension", actor=actor, reason=reason)
     _activity_transition(
         activity,

@@ -2,6 +2,12 @@
 // prepend each one; reconnect with backoff when the socket drops, resuming after the last event
 // shown (`?cursor=<id>`): the server replays what was missed, in order, before live ones.
 (function () {
+  // The tenant switcher submits on change (no inline handler: the Content-Security-Policy).
+  const switcher = document.getElementById("tenant-switcher");
+  if (switcher) {
+    switcher.querySelector("select").addEventListener("change", () => switcher.submit());
+  }
+
   const table = document.getElementById("events");
   const status = document.getElementById("ws-status");
   if (!table) return;
@@ -10,6 +16,22 @@
   let delay = 1000;
   let lastId = 0;
   tbody.querySelectorAll("tr[data-id]").forEach((tr) => { lastId = Math.max(lastId, Number(tr.dataset.id) || 0); });
+
+  // Times as the server renders them: in its time zone, with the zone's name.
+  const zone = table.dataset.tz || "UTC";
+  function formatWhen(iso) {
+    const at = new Date(iso || "");
+    if (Number.isNaN(at.getTime())) return iso || "";
+    try {
+      const parts = new Intl.DateTimeFormat("sv-SE", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+      }).format(at);
+      return `${parts} ${zone}`;
+    } catch (err) {
+      return `${at.toISOString().replace("T", " ").slice(0, 19)} UTC`;
+    }
+  }
 
   function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
 
@@ -23,7 +45,7 @@
     const tr = document.createElement("tr");
     tr.dataset.id = e.id;
     tr.className = `fresh priority-${e.priority}`;
-    const when = (e.timestamp || "").replace("T", " ").slice(0, 19);
+    const when = formatWhen(e.timestamp);
     const code = document.createElement("code");
     code.textContent = e.type;
     const typeCell = document.createElement("td");

@@ -65,4 +65,4 @@ def test_staff_user_reaches_the_admin_index(asgi_server, page, tenant):
     login(page, asgi_server, "approver", next_url="/admin/")
 
     page.wait_for_selector("#site-name", timeout=10_000)
-    assert "Site administration" in page.inner_text("body")
+    assert "OCX governance" in page.inner_text("body")

@@ -141,8 +141,11 @@ def test_a_refused_service_call_is_shown_on_the_form_and_nothing_changes(staff, 
         {
             "environment": "PROD",
             "target_tenant": staff.tenant.pk,
-            "effective_from": "2030-01-02 00:00",
-            "effective_until": "2030-01-01 00:00",
+            # the admin's split date and time widgets
+            "effective_from_0": "2030-01-02",
+            "effective_from_1": "00:00",
+            "effective_until_0": "2030-01-01",
+            "effective_until_1": "00:00",
         },
     )
 

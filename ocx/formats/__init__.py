@@ -1,0 +1,1 @@
+"""Date formats (``FORMAT_MODULE_PATH``): every time the admin shows carries its time zone."""
