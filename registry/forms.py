@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.admin import widgets
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from ocx.core.access import Perm, has_perm
 from ocx.core.models import Tenant
 from registry import selectors
 from registry.models import CONTENT_FIELDS, Activity, Approval, ApprovalStatus, Deployment, Environment, VersionType
+from registry.services.activities import EBCL_SOURCE_MAX_LENGTH
 
 
 def _text(required: bool = True, **kwargs):
@@ -41,6 +43,15 @@ class ActivityForm(forms.ModelForm):
     class Meta:
         model = Activity
         fields = ["tenant", *CONTENT_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The service's cap, shown as a field error here instead of a refusal page.
+        source = self.fields.get("ebcl_source")
+        if source is not None:
+            source.max_length = EBCL_SOURCE_MAX_LENGTH
+            source.validators.append(MaxLengthValidator(EBCL_SOURCE_MAX_LENGTH))
+            source.widget.attrs["maxlength"] = str(EBCL_SOURCE_MAX_LENGTH)
 
     def clean(self):
         data = super().clean()

@@ -20,6 +20,7 @@ from registry.models import (
     ExecutionOutcome,
     VersionType,
 )
+from registry.services.activities import EBCL_SOURCE_MAX_LENGTH
 
 # The seed's bodies name who acts (created_by, deployed_by, …). OCX records the authenticated
 # user instead — a client cannot claim to be someone else — but accepts the fields so the
@@ -57,8 +58,11 @@ class SemverField(serializers.CharField):
 
 # The governed text itself may be long (every other free-text field is capped at
 # ocx.core.api.serializers.TEXT_MAX_LENGTH); documented in the README, published as maxLength.
-EBCL_SOURCE_MAX_LENGTH = 200_000
-_EBCL_SOURCE = {"max_length": EBCL_SOURCE_MAX_LENGTH, "help_text": "The EBCL text (at most 200,000 characters)."}
+# The services enforce the same cap for every other path (the admin's forms): one constant.
+_EBCL_SOURCE = {
+    "max_length": EBCL_SOURCE_MAX_LENGTH,
+    "help_text": f"The EBCL text (at most {EBCL_SOURCE_MAX_LENGTH:,} characters).",
+}
 
 
 class ActivityCreateInput(InputSerializer):

@@ -33,6 +33,9 @@ from registry.services.common import (
 )
 
 EDITABLE_FIELDS = frozenset(CONTENT_FIELDS)
+#: The governed EBCL text may be long, not unbounded. Every path that writes it (API, admin forms,
+#: imports) comes through these services; the API's serializers publish the same cap as maxLength.
+EBCL_SOURCE_MAX_LENGTH = 200_000
 
 
 def required_approval_types() -> list[str]:
@@ -50,6 +53,13 @@ def _check_version(version: str) -> None:
         raise errors.ValidationError(
             "version must be a semantic version (MAJOR.MINOR.PATCH).", details={"version": version}
         )
+
+
+def _check_ebcl_source(ebcl_source: str | None) -> None:
+    if ebcl_source is not None and len(ebcl_source) > EBCL_SOURCE_MAX_LENGTH:
+        # DRF's own wording for a CharField's max_length: one message whichever path refused it.
+        message = f"Ensure this field has no more than {EBCL_SOURCE_MAX_LENGTH} characters."
+        raise errors.ValidationError(message, details={"ebcl_source": [message]})
 
 
 def _insert_activity(*, tenant, actor, fields: dict) -> Activity:
@@ -84,6 +94,7 @@ def activity_create(
     """A new activity starts as a DRAFT; (tenant, name, version) is unique."""
     require(actor, tenant, Perm.CREATE_ACTIVITY)
     _check_version(version)
+    _check_ebcl_source(ebcl_source)
     fields = dict(
         name=name,
         version=version,
@@ -113,6 +124,7 @@ def activity_update(*, tenant, actor, activity_id, **changes) -> Activity:
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise errors.ValidationError("These fields cannot be changed.", details={"fields": sorted(unknown)})
+    _check_ebcl_source(changes.get("ebcl_source"))
     activity = lock_activity(tenant=tenant, activity_id=activity_id)
     if activity.is_frozen:
         raise errors.Immutable(
@@ -185,6 +197,7 @@ def activity_new_version(
         raise errors.ValidationError(
             "A MAJOR version must list at least one breaking change.", details={"breaking_changes": []}
         )
+    _check_ebcl_source(ebcl_source)
     source = lock_activity(tenant=tenant, activity_id=activity_id)
     siblings = Activity.objects.for_tenant(tenant).filter(name=source.name).values_list("version", flat=True)
     highest = max(semver.Version.parse(v) for v in siblings)

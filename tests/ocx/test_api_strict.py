@@ -36,8 +36,6 @@ CHOICE_NAMES = {"status", "state", "priority", "approval_type", "environment", "
 KNOWN_GAPS = {
     ("/api/v1/runs", "status"),
     ("/api/v1/work-units/{work_unit_id}/runs", "status"),
-    ("/api/v1/workflow/templates", "status"),
-    ("/api/v1/workflow/instances", "state"),
 }
 BANANA = "BANANA"
 

@@ -4,6 +4,8 @@ required parameters, bounds, JSON only, the SSE stream; and the server holds to 
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
+from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 
 
@@ -90,3 +92,25 @@ def test_nul_characters_are_a_400_not_a_database_error(admin_api):
 
     response = admin_api.post("/api/v1/workflow/tasks", {"title": "t", "metadata": {"k": "a\x00b"}}, format="json")
     assert response.status_code == 400 and response.json()["error_code"] == "VALIDATION_ERROR"
+
+
+def test_the_incident_overview_is_documented_as_the_object_it_answers(schema):
+    components = schema["components"]["schemas"]
+    response = _json_schema(_op(schema, "/api/v1/workflow/incidents", "get")["responses"]["200"])
+    overview = components[response["$ref"].rsplit("/", 1)[1]]
+    assert overview["type"] == "object" and set(overview["required"]) == {"groups", "incidents"}
+    groups, incidents = overview["properties"]["groups"], overview["properties"]["incidents"]
+    assert groups["type"] == "array" and groups["items"]["$ref"].endswith("/EngineIncidentGroupOutput")
+    assert incidents["type"] == "array" and incidents["items"]["$ref"].endswith("/EngineIncidentOutput")
+
+
+def test_generating_the_schema_emits_no_warning_and_names_the_status_enums(tmp_path):
+    # drf-spectacular counts warnings process-wide: start from none, so only this run counts.
+    GENERATOR_STATS.reset()
+    target = tmp_path / "schema.yml"
+    # --fail-on-warn raises on any warning or error (e.g. an enum name clash resolved by a hash).
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert not GENERATOR_STATS
+    text = target.read_text()
+    for component in ("ActivityStatusEnum:", "DeploymentStatusEnum:", "RunStatusEnum:", "EventPriorityEnum:"):
+        assert f"\n    {component}\n" in text, component

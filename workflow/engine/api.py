@@ -14,14 +14,15 @@ from rest_framework.response import Response
 
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.params import parse_int, parse_path_id
+from ocx.core.api.params import INT64_MAX, parse_bool, parse_choice, parse_choices, parse_int, parse_path_id
+from ocx.core.api.schema import bool_parameter, int_parameter
 from ocx.core.api.views import TenantAPIView
 from workflow.engine import handlers, selectors, services
+from workflow.engine.models import InstanceState, TemplateStatus
 from workflow.engine.serializers import (
     EngineActivityOutput,
     EngineCompleteInput,
-    EngineIncidentGroupOutput,
-    EngineIncidentOutput,
+    EngineIncidentOverviewOutput,
     EngineIncidentRetryInput,
     EngineInstanceDetailOutput,
     EngineInstanceOutput,
@@ -35,6 +36,7 @@ from workflow.engine.serializers import (
 )
 
 ADMIN = Perm.ACTIVATE_ACTION_PLAN
+INCIDENTS_SHOWN = 100  # the overview lists the newest ones; the groups count them all
 ERRORS = {
     400: OpenApiResponse(description="VALIDATION_ERROR or INVALID_TRANSITION (error envelope)"),
     403: OpenApiResponse(description="PERMISSION_DENIED (error envelope)"),
@@ -60,12 +62,13 @@ class TemplateListView(TenantAPIView):
     required_perms = {"POST": ADMIN}
 
     @extend_schema(
-        parameters=[OpenApiParameter("name", str), OpenApiParameter("status", str)],
+        parameters=[OpenApiParameter("name", str), OpenApiParameter("status", str, enum=TemplateStatus.values)],
         responses=EngineTemplateOutput(many=True),
     )
     def get(self, request):
+        params = request.query_params
         qs = selectors.template_list(
-            tenant=request.tenant, name=request.query_params.get("name"), status=request.query_params.get("status")
+            tenant=request.tenant, name=params.get("name"), status=parse_choice(params, "status", TemplateStatus.values)
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -162,9 +165,16 @@ class InstanceListView(TenantAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("template_id", int),
+            int_parameter("template_id", 1, INT64_MAX),
             OpenApiParameter("template_name", str),
-            OpenApiParameter("state", str, description="One state or a comma-separated list"),
+            OpenApiParameter(
+                "state",
+                str,
+                enum=InstanceState.values,
+                many=True,
+                explode=False,
+                description="One state or a comma list",
+            ),
             OpenApiParameter("started_after", str),
             OpenApiParameter("started_before", str),
         ],
@@ -174,7 +184,8 @@ class InstanceListView(TenantAPIView):
         p = request.query_params
         qs = selectors.instance_list(
             tenant=request.tenant, template_id=parse_int(p.get("template_id"), name="template_id", minimum=1),
-            template_name=p.get("template_name"), state=p.get("state"), started_after=_when(p.get("started_after"), "started_after"),
+            template_name=p.get("template_name"), states=parse_choices(p, "state", InstanceState.values),
+            started_after=_when(p.get("started_after"), "started_after"),
             started_before=_when(p.get("started_before"), "started_before"),
         )  # fmt: skip
         paginator = self.pagination_class()
@@ -304,23 +315,25 @@ class ActivitySkipView(TenantAPIView):
 
 
 class IncidentListView(TenantAPIView):
-    """Open incidents grouped by error type and message, with counts (``?all=true``: resolved too)."""
+    """Open incidents grouped by error type and message, with counts, and the newest 100 of them
+    (``?all=true``: resolved too). One object, not paginated."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("all", bool), OpenApiParameter("template_id", int)],
-        responses={200: EngineIncidentGroupOutput(many=True)},
+        parameters=[
+            bool_parameter("all", "Include resolved incidents."),
+            int_parameter("template_id", 1, INT64_MAX, "Only incidents of instances of this template."),
+        ],
+        responses={200: EngineIncidentOverviewOutput},
     )
     def get(self, request):
-        open_only = request.query_params.get("all", "").lower() not in {"1", "true", "yes"}
+        open_only = not parse_bool(request.query_params.get("all"), name="all")
         template_id = parse_int(request.query_params.get("template_id"), name="template_id", minimum=1)
-        groups = selectors.incident_groups(tenant=request.tenant, open_only=open_only, template_id=template_id)
-        incidents = selectors.incident_list(tenant=request.tenant, open_only=open_only)[:100]
-        return Response(
-            {
-                "groups": EngineIncidentGroupOutput(groups, many=True).data,
-                "incidents": EngineIncidentOutput(incidents, many=True).data,
-            }
-        )
+        filters = {"tenant": request.tenant, "open_only": open_only, "template_id": template_id}
+        overview = {
+            "groups": selectors.incident_groups(**filters),
+            "incidents": selectors.incident_list(**filters)[:INCIDENTS_SHOWN],
+        }
+        return Response(EngineIncidentOverviewOutput(overview).data)
 
 
 class IncidentRetryView(TenantAPIView):

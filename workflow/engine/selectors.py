@@ -34,14 +34,22 @@ def template_get(*, tenant, template_id) -> WorkflowTemplate:
     return get_or_404(qs, "Workflow template", pk=template_id)
 
 
-def instance_list(*, tenant, template_id=None, template_name=None, state=None, started_after=None, started_before=None):
+def instance_list(
+    *,
+    tenant,
+    template_id=None,
+    template_name=None,
+    states: list[str] | None = None,
+    started_after=None,
+    started_before=None,
+):
     qs = WorkflowInstance.objects.for_tenant(tenant).select_related("template", "started_by")
     if template_id:
         qs = qs.filter(template_id=template_id)
     if template_name:
         qs = qs.filter(template__name=template_name)
-    if state:
-        qs = qs.filter(state__in=[s for s in state.split(",") if s])
+    if states:
+        qs = qs.filter(state__in=states)
     if started_after:
         qs = qs.filter(created_at__gte=started_after)
     if started_before:
@@ -92,10 +100,12 @@ def incident_groups(*, tenant, open_only: bool = True, template_id=None) -> list
     )
 
 
-def incident_list(*, tenant, open_only: bool = True, error_type=None):
+def incident_list(*, tenant, open_only: bool = True, template_id=None, error_type=None):
     qs = Incident.objects.for_tenant(tenant).select_related("activity")
     if open_only:
         qs = qs.filter(resolved_at__isnull=True)
+    if template_id:
+        qs = qs.filter(workflow__template_id=template_id)
     if error_type:
         qs = qs.filter(error_type=error_type)
     return qs.order_by("-created_at", "-id")

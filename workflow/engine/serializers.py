@@ -178,6 +178,13 @@ class EngineIncidentGroupOutput(serializers.Serializer):
     last_seen = serializers.DateTimeField()
 
 
+class EngineIncidentOverviewOutput(serializers.Serializer):
+    """``GET /incidents``: one object, not a page — every group, and the newest incidents."""
+
+    groups = EngineIncidentGroupOutput(many=True, help_text="By error type and message, the largest first.")
+    incidents = EngineIncidentOutput(many=True, help_text="The newest 100 matching incidents, newest first.")
+
+
 class EngineTimelineEventOutput(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.CharField()

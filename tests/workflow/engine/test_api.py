@@ -116,3 +116,62 @@ def test_cancel_and_skip_endpoints(admin_api, recorder, django_capture_on_commit
 def test_the_test_cycle_json_is_accepted_by_the_api(admin_api):
     created = _create(admin_api, json.loads(TEST_CYCLE.read_text()))
     assert WorkflowTemplate.objects.all_tenants().get(pk=created["id"]).activities.count() == 49
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "allowed"),
+    [
+        ("templates", "status", ["draft", "published"]),
+        ("instances", "state", ["pending", "running", "completed", "failed", "cancelled", "compensating"]),
+    ],
+)
+def test_list_filters_refuse_an_unknown_choice_listing_the_allowed_values(admin_api, path, name, allowed):
+    response = admin_api.get(f"{BASE}/{path}", {name: "BANANA"})
+    body = response.json()
+    assert response.status_code == 400 and body["error_code"] == "VALIDATION_ERROR"
+    assert list(body["details"]) == [name]
+    assert "BANANA" in body["message"] and all(value in body["message"] for value in allowed)
+
+
+def test_list_filters_accept_known_choices_and_a_state_list(admin_api, recorder, django_capture_on_commit_callbacks):
+    created = _create(admin_api, definition(phase("p", 1, activity("a")), name="filters"))
+    _create(admin_api, definition(phase("p", 1, activity("a")), name="draft-only"))
+    admin_api.post(f"{BASE}/templates/{created['id']}/publish")
+    published = admin_api.get(f"{BASE}/templates", {"status": "published"}).json()
+    assert [t["name"] for t in published["results"]] == ["filters"]
+    with django_capture_on_commit_callbacks(execute=True):
+        inst = admin_api.post(f"{BASE}/instances", {"template_id": created["id"]}, format="json").json()
+    assert admin_api.get(f"{BASE}/instances", {"state": "completed,failed"}).json()["results"][0]["id"] == inst["id"]
+    assert admin_api.get(f"{BASE}/instances", {"state": "running"}).json()["results"] == []
+
+
+def _failing_instance(api, name, capture):
+    created = _create(api, definition(phase("p", 1, activity(name, retry_policy=fast(maximum_attempts=1))), name=name))
+    api.post(f"{BASE}/templates/{created['id']}/publish")
+    with capture(execute=True):
+        api.post(f"{BASE}/instances", {"template_id": created["id"]}, format="json")
+    return created["id"]
+
+
+def test_incidents_answer_one_object_of_groups_and_incidents_filtered_by_template(
+    admin_api, recorder, django_capture_on_commit_callbacks
+):
+    # given two templates whose one activity fails for good
+    recorder.failures.update({"left": 1, "right": 1})
+    left = _failing_instance(admin_api, "left", django_capture_on_commit_callbacks)
+    _failing_instance(admin_api, "right", django_capture_on_commit_callbacks)
+
+    # when the operator narrows the overview to one template
+    response = admin_api.get(f"{BASE}/incidents", {"template_id": left, "all": "true"})
+
+    # then both halves hold that template's incident only, in one object (no page envelope)
+    body = response.json()
+    assert response.status_code == 200 and set(body) == {"groups", "incidents"}
+    assert [(g["message"], g["count"], g["instances"]) for g in body["groups"]] == [("left failed", 1, 1)]
+    assert [i["activity_key"] for i in body["incidents"]] == ["left"]
+    assert len(admin_api.get(f"{BASE}/incidents").json()["incidents"]) == 2
+
+
+def test_incidents_refuse_a_flag_that_is_not_a_boolean(admin_api):
+    body = admin_api.get(f"{BASE}/incidents", {"all": "BANANA"}).json()
+    assert body["error_code"] == "VALIDATION_ERROR" and list(body["details"]) == ["all"]
