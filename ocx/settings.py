@@ -12,6 +12,7 @@ configuration tables list the same variables (``tests/ocx/test_config.py`` check
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "simple_history",
     "channels",
     "django_prometheus",
+    "axes",
+    "csp",
     "ocx",
     "activity_feed",
     "registry",
@@ -64,12 +67,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy (django-csp); the policy is CONTENT_SECURITY_POLICY below.
+    "csp.middleware.CSPMiddleware",
+    "ocx.staticfiles.WhiteNoiseMiddleware",  # WhiteNoise, async-iterating under ASGI
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # django-axes: a locked-out login (admin or POST /api/v1/auth/token) becomes a 429 page / envelope.
+    "axes.middleware.AxesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # JSON envelope for every error under /api/ (inside Prometheus's pair, so it still counts them).
     "ocx.core.api.middleware.ApiErrorMiddleware",
@@ -151,6 +158,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username/address before any password is checked (django-axes).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "ocx.core.access.TenantRoleBackend",
 ]
@@ -159,6 +168,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Date/time formats that end in their zone (the admin shows "2026-12-01 23:40 UTC").
+FORMAT_MODULE_PATH = ["ocx.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
@@ -207,8 +218,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Two apps have a "priority" enum with different values; name each explicitly.
-    "ENUM_NAME_OVERRIDES": {"EventPriorityEnum": "activity_feed.models.EventPriority"},
+    # Two apps have a "priority" enum with different values; name each explicitly. Several models
+    # have a "status": the activity's, used by two components, would get a hash ("StatusFafEnum").
+    "ENUM_NAME_OVERRIDES": {
+        "EventPriorityEnum": "activity_feed.models.EventPriority",
+        "ActivityStatusEnum": "registry.models.ActivityStatus",
+    },
     # The SSE stream is a plain async view drf-spectacular cannot see: it describes itself.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -217,7 +232,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ------------------------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# "memory://" alone makes kombu warn "No hostname was supplied" on every connection.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -384,3 +400,86 @@ OCX_RUNS_CLAIM_RECHECK_SECONDS = env("OCX_RUNS_CLAIM_RECHECK_SECONDS", 5.0, floa
 # The runs app's enums, named in the OpenAPI schema (a "role" field also exists on memberships).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkspaceRoleEnum"] = "runs.models.WorkspaceRole"
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RunStatusEnum"] = "runs.models.RunStatus"
+
+# --- Security: API tokens, login throttling, headers, CSP, /metrics, production (README "Security")
+# A new API token lives this many days (0: never expires); a client may ask for less, not more.
+OCX_TOKEN_LIFETIME_DAYS = env("OCX_TOKEN_LIFETIME_DAYS", 90, int)
+# After a rotation the old key keeps working this long (seconds), unless it is revoked.
+OCX_TOKEN_ROTATION_GRACE_SECONDS = env("OCX_TOKEN_ROTATION_GRACE_SECONDS", 86400, int)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["TokenStateEnum"] = "ocx.core.tokens.TOKEN_STATES"
+
+# django-axes (database handler: an admin lifts a lockout in the admin or with `manage.py axes_reset`).
+# Failures are counted per username *from one address*: an attacker elsewhere cannot lock a user out.
+AXES_FAILURE_LIMIT = env("OCX_LOGIN_FAILURE_LIMIT", 5, int)
+AXES_COOLOFF_TIME = timedelta(minutes=env("OCX_LOGIN_COOLOFF_MINUTES", 15, int))
+AXES_ENABLED = env("OCX_LOGIN_THROTTLE", True, as_bool)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ocx.security.lockout_response"
+AXES_VERBOSE = False
+
+# Django's security headers (nosniff, Referrer-Policy same-origin, COOP same-origin are its defaults).
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# Content-Security-Policy (django-csp 4). Scripts and styles come from our origin only; the one
+# inline script left (Swagger UI's settings) carries the request's nonce. No CDN anywhere.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],  # 'self' covers same-origin ws:/wss: (the dashboard's live feed)
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# true: the policy is only reported by browsers (Content-Security-Policy-Report-Only), not enforced.
+if env("OCX_CSP_REPORT_ONLY", False, as_bool):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+
+# /metrics answers a request from one of these addresses (CIDRs allowed), or one bearing
+# `Authorization: Bearer <OCX_METRICS_TOKEN>`; anything else is a 403.
+OCX_METRICS_ALLOWED_IPS = env("OCX_METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"], as_list)
+OCX_METRICS_TOKEN = env("OCX_METRICS_TOKEN", "")
+
+
+# Production: `OCX_ENVIRONMENT=production` refuses to start without OCX_SECRET_KEY (or with
+# OCX_DEBUG), and turns on HTTPS-only cookies, the HTTPS redirect and HSTS
+# (`scripts/ci/check_deploy.sh` runs `manage.py check --deploy` with it).
+def _environment(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"development", "production"}:
+        raise ValueError("expected development or production")
+    return value
+
+
+OCX_ENVIRONMENT = env("OCX_ENVIRONMENT", "development", _environment)
+_HSTS_SECONDS = env("OCX_HSTS_SECONDS", 31_536_000, int)
+_SSL_REDIRECT = env("OCX_SSL_REDIRECT", True, as_bool)
+# true behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if env("OCX_TRUST_X_FORWARDED_PROTO", False, as_bool):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if OCX_ENVIRONMENT == "production":
+    from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+    if USING_DEV_SECRET_KEY:
+        raise ImproperlyConfigured("OCX_ENVIRONMENT=production needs OCX_SECRET_KEY from the environment.")
+    if DEBUG:
+        raise ImproperlyConfigured("OCX_ENVIRONMENT=production refuses OCX_DEBUG=true.")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = _SSL_REDIRECT
+    # Probes and scrapers talk plain HTTP to the process itself.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = _HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True

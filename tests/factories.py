@@ -5,7 +5,6 @@ App-specific factories live in ``tests/<app>/factories.py``.
 
 import factory
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from ocx.core.access import Role
 from ocx.core.models import Membership, Tenant
@@ -53,4 +52,14 @@ def member(tenant, role=Role.MEMBER, username=None):
 
 
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    """A fresh API key of ``user`` (``ocx.core.tokens``: hashed, expiring), already marked used:
+    a token's first use in a minute writes ``last_used_at`` (one UPDATE), and tests that pin
+    query counts measure the steady state (tests/ocx/test_tokens.py covers that write)."""
+    from django.utils import timezone
+
+    from ocx.core.models import ApiToken
+    from ocx.core.tokens import token_issue
+
+    issued = token_issue(actor=user, name="test")
+    ApiToken.objects.filter(pk=issued.token.pk).update(last_used_at=timezone.now())
+    return issued.key

@@ -157,3 +157,50 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, now):
+        """Tokens that authenticate at ``now``: not revoked, not expired."""
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """An API key of one user (``Authorization: Bearer <key>``), valid in every tenant the user
+    belongs to, as the session is.
+
+    Only a SHA-256 of the key is stored (the key is 256 random bits: a slow hash would add
+    nothing but latency to every request); the key is shown once, when it is issued. A user may
+    hold several tokens (one per client), each with its own expiry: rotating one issues its
+    successor and lets the old key live on for a grace period, so clients switch without
+    downtime. ``last_used_at`` is written at most once a minute per token (not per request)."""
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, default="")
+    # The first characters of the key, to tell tokens apart in lists (never enough to use one).
+    prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    rotated_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rotated_to", editable=False
+    )
+
+    # Creation, rotation and revocation are history rows naming the actor; use is not (it is
+    # ``last_used_at``, and a log line on the ``ocx.audit`` logger).
+    history = History(excluded_fields=["last_used_at", "last_used_ip"])
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'}) of {self.user}"

@@ -7,15 +7,15 @@ import time
 import httpx
 import pytest
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from activity_feed.publish import publish
+from tests.factories import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_api_calls_and_errors_through_the_real_server(asgi_server, member_user):
-    token = Token.objects.create(user=member_user).key
+    token = token_for(member_user)
     with httpx.Client(base_url=asgi_server, timeout=10) as client:
         me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         malformed = client.post(
@@ -31,7 +31,7 @@ def test_api_calls_and_errors_through_the_real_server(asgi_server, member_user):
 
 
 def test_sse_stream_through_the_real_server_delivers_a_committed_event(asgi_server, member_user, tenant):
-    token = Token.objects.create(user=member_user).key
+    token = token_for(member_user)
     lines: list[str] = []
     connected = threading.Event()
     delivered = threading.Event()
@@ -78,7 +78,7 @@ def test_web_process_of_the_procfile_stops_on_sigterm_despite_an_open_sse_stream
         for line in (root / "Procfile").read_text().splitlines()
         if line.startswith("web:")
     )
-    token = Token.objects.create(user=member_user).key
+    token = token_for(member_user)
     port = free_port()
     env = process_env(PORT=str(port), WEB_CONCURRENCY="1", OCX_SHUTDOWN_GRACE_SECONDS="2")
     proc = subprocess.Popen(["bash", "-c", f"exec {web}"], cwd=root, env=env)

@@ -108,3 +108,30 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
 
     assert "bearerAuth" in out.read_text()
+
+
+# --- /metrics is protected (issue 14): loopback by default, an allow-list or a bearer token ---
+def test_metrics_refuse_an_address_outside_the_allow_list(client, db):
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.5")
+
+    assert response.status_code == 403
+    assert b"django_http_requests" not in response.content
+
+
+def test_metrics_answer_an_allowed_network(client, db, settings):
+    settings.OCX_METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+
+    assert client.get("/metrics", REMOTE_ADDR="10.2.3.4").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403  # the list replaces loopback
+
+
+def test_metrics_answer_the_bearer_token_from_anywhere_and_refuse_a_wrong_one(client, db, settings):
+    settings.OCX_METRICS_TOKEN = "s3cret-scrape-token"
+    outside = {"REMOTE_ADDR": "203.0.113.5"}
+
+    good = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token", **outside)
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape-tokex", **outside)
+    other_scheme = client.get("/metrics", HTTP_AUTHORIZATION="Token s3cret-scrape-token", **outside)
+
+    assert good.status_code == 200 and b"django_http_requests" in good.content
+    assert (wrong.status_code, other_scheme.status_code) == (403, 403)

@@ -1,40 +1,85 @@
 """Token authentication under both schemes clients send: ``Authorization: Token <key>`` (DRF's)
 and ``Authorization: Bearer <key>`` (what the seeds' examples and most HTTP clients use).
-The same helpers serve the WebSocket and SSE endpoints, which authenticate outside DRF."""
+The same helpers serve the WebSocket and SSE endpoints, which authenticate outside DRF.
+
+Keys are checked against ``ocx.core.models.ApiToken`` (hashed, expiring, revocable: see
+``ocx.core.tokens``)."""
 
 from __future__ import annotations
 
-from rest_framework import authentication
+from django.db.models import F
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from ocx.core import tokens
 
 TOKEN_SCHEMES = {"token", "bearer"}
 
 
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None if request is not None else None
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication, with the user's memberships read in the same query: every
-    API request needs them next (``ocx.core.tenancy.resolve_tenant``), so a request costs one query
-    for both instead of two. A key without a membership in an active tenant (a superuser, or a
-    user of no tenant), an unknown key and an inactive user go through DRF's own lookup and
-    answers, unchanged."""
+    """DRF's header parsing, OCX's tokens. The token, its user and the user's memberships are
+    read in one query: every API request needs the memberships next
+    (``ocx.core.tenancy.resolve_tenant``). A key without a membership in an active tenant (a
+    superuser, or a user of no tenant) costs a second query; an unknown, expired or revoked
+    key, or an inactive user, is a 401 ``AUTHENTICATION_FAILED`` saying which."""
+
+    def authenticate(self, request):
+        self._request = request
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key):
-        from ocx.core.tenancy import active_memberships
-
-        memberships = list(
-            active_memberships(user__auth_token__key=key, user__is_active=True).select_related(
-                "user", "user__auth_token"
-            )
-        )
-        if not memberships:
-            return super().authenticate_credentials(key)
-        user = memberships[0].user
-        for membership in memberships:
-            membership.user = user
-        user._ocx_memberships = memberships
-        return user, user.auth_token
+        user, token = authenticate_key(key, ip=_client_ip(getattr(self, "_request", None)))
+        return user, token
 
 
 class BearerTokenAuthentication(TokenAuthentication):
     keyword = "Bearer"
+
+
+def authenticate_key(key: str, *, ip: str | None = None, now=None):
+    """``(user, token)`` for a presented key, else ``AuthenticationFailed``; records the use."""
+    from ocx.core.models import ApiToken
+    from ocx.core.tenancy import active_memberships
+
+    now = now or timezone.now()
+    key_hash = tokens.hash_key(key)
+    memberships = list(
+        active_memberships(user__api_tokens__key_hash=key_hash, user__is_active=True)
+        .select_related("user")
+        .annotate(
+            _token_pk=F("user__api_tokens__id"),
+            _token_expires_at=F("user__api_tokens__expires_at"),
+            _token_revoked_at=F("user__api_tokens__revoked_at"),
+            _token_last_used_at=F("user__api_tokens__last_used_at"),
+        )
+    )
+    if memberships:
+        first = memberships[0]
+        user = first.user
+        token = ApiToken(
+            pk=first._token_pk,
+            user=user,
+            key_hash=key_hash,
+            expires_at=first._token_expires_at,
+            revoked_at=first._token_revoked_at,
+            last_used_at=first._token_last_used_at,
+        )
+        for membership in memberships:
+            membership.user = user
+        user._ocx_memberships = memberships
+    else:
+        token = ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
+        user = token.user if token is not None else None
+    try:
+        tokens.check_token(token, user, now=now)
+    except tokens.TokenRefused as exc:
+        raise exceptions.AuthenticationFailed(str(exc)) from exc
+    tokens.touch(token.pk, token.last_used_at, now=now, ip=ip)
+    return user, token
 
 
 def token_from_header(value: str) -> str | None:
@@ -45,14 +90,13 @@ def token_from_header(value: str) -> str | None:
     return None
 
 
-def user_for_token(key: str):
-    """The active user owning token ``key``, or None (synchronous: wrap it for async code)."""
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+def user_for_token(key: str, *, ip: str | None = None):
+    """The active user owning the usable token ``key``, or None (synchronous: wrap it for async code)."""
+    try:
+        user, _ = authenticate_key(key, ip=ip)
+    except exceptions.AuthenticationFailed:
         return None
-    return token.user
+    return user
 
 
 try:  # the OpenAPI description of the scheme (drf-spectacular registers extensions on import)
@@ -66,7 +110,10 @@ try:  # the OpenAPI description of the scheme (drf-spectacular registers extensi
             return {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "The key from POST /api/v1/auth/token: `Authorization: Bearer <key>`.",
+                "description": (
+                    "A key from POST /api/v1/auth/token (username and password) or POST /api/v1/auth/tokens: "
+                    "`Authorization: Bearer <key>`. Keys expire; list, rotate and revoke them under /api/v1/auth/tokens."
+                ),
             }
 except ImportError:  # pragma: no cover - drf-spectacular is a pinned dependency
     pass
