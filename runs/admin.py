@@ -75,7 +75,8 @@ class RunAdmin(FSMTransitionAdminMixin, TenantScopedAdminMixin, SimpleHistoryAdm
         ("Execution", {"fields": ["execution", "priority", "idempotency_key", "attempt", "max_attempts", "available_at",
                                   "schedule_to_start_timeout", "start_to_close_timeout", "deadline", "worker_id",
                                   "lease_token", "lease_expires_at", "lease_seconds", "heartbeat_at",
-                                  "heartbeat_details", "celery_task_id", "created_at", "updated_at"]}),
+                                  "heartbeat_details", "celery_task_id", "workflow_instance_ref", "created_at",
+                                  "updated_at"]}),
     ]  # fmt: skip
 
     @admin.display(description="run", ordering="id")

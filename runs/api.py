@@ -24,7 +24,6 @@ from runs.serializers import (
     ActivitySummarySerializer,
     ArchiveInput,
     CancelInput,
-    ClaimedRunSerializer,
     ClaimInput,
     ClaimResultSerializer,
     CompleteInput,
@@ -44,6 +43,8 @@ from runs.serializers import (
     WorkspaceUpdateInput,
     WorkUnitAddInput,
     WorkUnitSerializer,
+    claimed_run_data,
+    run_document,
 )
 from runs.services.common import RUN_EVENT_VERBS
 
@@ -73,14 +74,14 @@ CURSOR = OpenApiParameter("cursor", str, description="next_cursor of the previou
 
 class RunsView(TenantAPIView):
     def run_data(self, run) -> dict:
-        return RunSerializer(run, context={"tenant": self.request.tenant}).data
+        return run_document(run, tenant=self.request.tenant)
 
     def page(self, qs, *, default_limit: int) -> Response:
         params = self.request.query_params
         page = selectors.keyset_page(
             qs, cursor=params.get("cursor"), limit=selectors.clamp_limit(params.get("limit"), default=default_limit)
         )
-        results = RunSerializer(page.items, many=True, context={"tenant": self.request.tenant}).data
+        results = [run_document(run, tenant=self.request.tenant) for run in page.items]
         return Response(
             {"results": results, "next_cursor": page.next_cursor, "has_more": page.has_more, "limit": page.limit}
         )
@@ -94,10 +95,15 @@ class RunCreateView(RunsView):
         tags=RUNS,
         request=RunCreateInput,
         responses={201: RunSerializer, 200: RunSerializer, **fails(400, 403, 404, 409)},
-        description="Run a work unit: `{id}` is a registry activity's UUID or name; it must have an ACTIVE deployment "
-        "for the caller's tenant in `environment`. 201 with the new run; 200 with the first run for a repeated "
-        "`idempotency_key`; 409 when the work unit is suspended or not deployed; 400 for a composite work unit "
-        "or in-process execution of an activity without a handler.",
+        description="Run a work unit. An **atomic** work unit is a registry activity (`{id}` its UUID or name) with an "
+        "ACTIVE deployment for the caller's tenant in `environment`; its run starts `pending` (in process or "
+        "offered to agents). A **composite** work unit is a dynamic workflow template (`{id}` its name: the latest "
+        "published version; or its id: that version); its run is `running` at once (`execution` `workflow`, "
+        "`workflow_instance_ref` the instance) and ends when the instance does. Resolution: `work_unit_type` "
+        "composite or atomic looks only there; omitted, a registry activity of that id or name wins, else a "
+        "workflow template. 201 with the new run; 200 with the first run for a repeated `idempotency_key`; 404 "
+        "for no such work unit; 409 when the activity is suspended or not deployed; 400 for a composite work unit "
+        "when no workflow engine is installed, or in-process execution of an activity without a handler.",
     )
     def post(self, request, work_unit_id: str):
         data = _valid(RunCreateInput, request.data)
@@ -210,7 +216,7 @@ class RecentRunsView(RunsView):
         """The caller's latest runs, newest first."""
         limit = selectors.clamp_limit(request.query_params.get("limit"), default=10)
         runs = selectors.runs_recent(tenant=request.tenant, user=request.user, limit=limit)
-        return Response(RunSerializer(runs, many=True, context={"tenant": request.tenant}).data)
+        return Response([run_document(run, tenant=request.tenant) for run in runs])
 
 
 class RunMetadataView(TenantAPIView):
@@ -270,7 +276,7 @@ class ClaimView(AgentView):
         topics = services.resolve_topics(tenant=request.tenant, work_unit=data.pop("work_unit", None),
                                          topics=data.pop("topics", None))  # fmt: skip
         runs = services.runs_claim_wait(tenant=request.tenant, actor=request.user, topics=topics, **data)
-        return Response({"runs": ClaimedRunSerializer(runs, many=True).data})
+        return Response({"runs": [claimed_run_data(run) for run in runs]})
 
 
 class HeartbeatView(AgentView):

@@ -50,6 +50,7 @@ class WorkUnitType(models.TextChoices):
 class Execution(models.TextChoices):
     IN_PROCESS = "in_process", "In process (a registered handler, in a Celery worker)"
     AGENT = "agent", "External agent (claims the run through the API)"
+    WORKFLOW = "workflow", "Workflow engine (a composite work unit's workflow instance)"
 
 
 class ErrorType:
@@ -122,6 +123,9 @@ class Run(FSMModelMixin, TenantScopedModel):
     )
     cancel_requested = models.BooleanField(default=False)
     celery_task_id = models.CharField(max_length=64, blank=True)
+    workflow_instance_ref = models.CharField(
+        max_length=64, blank=True, help_text="The workflow instance a composite run started (its id)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -31,6 +31,17 @@ def enqueue_execute(*, run_id, task_id: str, time_limit: int, countdown: int = 0
     )
 
 
+def revoke_execute(*, task_id: str, terminate: bool = False) -> None:
+    """Revoke an ``execute_run`` task (called on commit of a cancellation): workers drop it if it
+    is still queued; ``terminate`` also interrupts it if it is executing, with ``SIGUSR1`` — the
+    soft time limit's signal, so the handler gets ``SoftTimeLimitExceeded`` and the task still
+    reports, instead of its process being killed."""
+    if terminate:
+        execute_run.app.control.revoke(task_id, terminate=True, signal="SIGUSR1")
+    else:
+        execute_run.app.control.revoke(task_id)
+
+
 @shared_task(name="runs.settle_leases", acks_late=True, ignore_result=True)
 def settle_leases() -> dict:
     """Beat job: settle expired leases (re-offer, fail with LeaseExpired, or end a cancelled run)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs (seed 001) against a running OCX (default `make run`, demo data seeded): PO_Approval run
-# in process and through scripts/agent.py, an idempotent retry, a cancellation, a lease that
-# expires and is re-offered, then all of it in /activity/team, the spine and the registry's stats.
+# in process and through scripts/agent.py, an idempotent retry, a cancellation, a composite run (a
+# workflow template) started and cancelled, a lease that expires and is re-offered, then all of it
+# in /activity/team, the spine and the registry's stats.
 # Usage: scripts/runs_walkthrough.sh [base-url]     (demo users, password ocx-demo)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,12 @@ step "Cancel a pending run"
 RUN3=$(call acme-member POST /api/v1/work-units/PO_Approval/run '{"execution":"agent","input":{"purchase_order":{"amount":10}}}' | json id)
 call acme-member POST "/api/v1/runs/$RUN3/cancel" '{"reason":"raised by mistake"}' | json status
 
+step "Run a composite work unit (the demo's test_cycle workflow template) and cancel it"
+RUN5=$(call acme-member POST /api/v1/work-units/test_cycle/run '{"work_unit_type":"composite","input":{"demo":true}}' | json id)
+call acme-viewer GET "/api/v1/runs/$RUN5" | json status                  # running at once
+echo "workflow instance $(call acme-viewer GET "/api/v1/runs/$RUN5" | json workflow_instance_ref)"
+call acme-member POST "/api/v1/runs/$RUN5/cancel" '{"reason":"walkthrough"}' | json status
+
 step "Let a lease expire: a stalled agent claims and walks away; the beat job re-offers the run"
 RUN4=$(call acme-member POST /api/v1/work-units/PO_Approval/run '{"execution":"agent","input":{"purchase_order":{"amount":500}}}' | json id)
 "${AGENT[@]}" --once --stall --lease-seconds 5
@@ -62,4 +69,4 @@ call acme-viewer GET "/api/v1/events?types=runs.run.completed,runs.run.cancelled
 step "The registry's stats count the runs"
 AID=$(call acme-viewer GET "/api/v1/activities/latest/PO_Approval?status=ACTIVE" | json activity_id)
 call acme-viewer GET "/api/v1/activities/$AID/stats"; echo
-printf '\nwalkthrough complete: in-process run %s, agent run %s, cancelled %s, re-offered and completed %s.\n' "$RUN" "$RUN2" "$RUN3" "$RUN4"
+printf '\nwalkthrough complete: in-process run %s, agent run %s, cancelled %s, composite %s, re-offered and completed %s.\n' "$RUN" "$RUN2" "$RUN3" "$RUN5" "$RUN4"

@@ -3,6 +3,13 @@ agent, or the system) does; each runs in one transaction that also records histo
 its event and moves the run counters."""
 
 from runs.services.claims import resolve_topics, runs_claim, runs_claim_wait, runs_settle
+from runs.services.composite import (
+    CompositeExecutor,
+    CompositeUnit,
+    composite_run_finished,
+    register_composite_executor,
+    unregister_composite_executor,
+)
 from runs.services.execution import (
     Executed,
     run_complete,
@@ -25,6 +32,11 @@ from runs.services.workspaces import (
 )
 
 __all__ = [
+    "CompositeExecutor",
+    "CompositeUnit",
+    "composite_run_finished",
+    "register_composite_executor",
+    "unregister_composite_executor",
     "Executed",
     "member_add",
     "member_remove",

@@ -68,9 +68,9 @@ def new_token() -> uuid.UUID:
 
 
 # --- events -----------------------------------------------------------------------------------
-def run_payload(run: Run, **extra) -> dict:
+def run_payload(run: Run, *, run_id: str | None = None, **extra) -> dict:
     return {
-        "run_id": str(run.pk),
+        "run_id": run_id or str(run.pk),
         "status": run.status,
         "work_unit_id": run.work_unit_id,
         "work_unit_type": run.work_unit_type,
@@ -93,6 +93,7 @@ def run_payload(run: Run, **extra) -> dict:
 
 
 def _event_fields(run: Run, verb: str, extra: dict) -> dict:
+    run_id = str(run.pk)
     return {
         "type": f"runs.run.{verb}",
         "title": f"{run.work_unit_name} run {TITLE_VERB.get(verb, verb)}",
@@ -100,21 +101,23 @@ def _event_fields(run: Run, verb: str, extra: dict) -> dict:
         "source": "internal",
         "source_system": "runs",
         "source_object_type": "run",
-        "source_object_id": str(run.pk),
+        "source_object_id": run_id,
         "entity_type": ENTITY,
-        "entity_id": str(run.pk),
+        "entity_id": run_id,
         "priority": PRIORITY_OF.get(verb, "low" if verb in ("started", "completed") else "normal"),
-        "payload": run_payload(run, **extra),
+        "payload": run_payload(run, run_id=run_id, **extra),
         "tags": ["runs", run.work_unit_id, run.execution],
-        "correlation_id": f"run:{run.pk}",
+        "correlation_id": f"run:{run_id}",
         # One event per transition of an attempt, even if a service is retried.
-        "idempotency_key": f"runs:run:{run.pk}:{verb}:{run.attempt}",
+        "idempotency_key": f"runs:run:{run_id}:{verb}:{run.attempt}",
     }
 
 
 def publish_run_event(run: Run, verb: str, *, actor, **extra):
     """``runs.run.<verb>`` about the run, in the caller's transaction."""
-    return publish(tenant=run.tenant_id, actor=actor, **_event_fields(run, verb, extra))
+    # The tenant row when the run holds it: the live push after commit then needs no query.
+    tenant = run.tenant if Run.tenant.is_cached(run) else run.tenant_id
+    return publish(tenant=tenant, actor=actor, **_event_fields(run, verb, extra))
 
 
 def run_draft(run: Run, verb: str, *, user_name: str = "", **extra) -> Draft:
@@ -216,21 +219,22 @@ def _countdown(run: Run) -> int:
     return max(0, int(delay + 0.999))
 
 
-def revoke_on_commit(run: Run) -> None:
-    """Revoke the run's queued Celery task once the transaction commits (a task already running
-    is not killed: see ``runs.handlers``; it learns of the cancellation and the run ends
-    cancelled when it returns or its lease runs out)."""
+def revoke_on_commit(run: Run, *, running: bool = False) -> None:
+    """Once the transaction commits, revoke the run's Celery task: a queued one never starts;
+    a ``running`` one is also interrupted (``SIGUSR1``: ``SoftTimeLimitExceeded`` in the handler
+    under the prefork pool), so its report comes at once and, ``cancel_requested`` being set,
+    ends the run ``cancelled``. Best effort: a worker that cannot be interrupted (solo / thread
+    pools, a lost broadcast) reports when its handler returns, or its lease runs out and the
+    sweep ends the run cancelled — never half-cancelled either way."""
     task_id = run.celery_task_id
     if not task_id:
         return
 
     def revoke():
-        from celery import current_app
+        from runs.tasks import revoke_execute
 
-        if current_app.conf.task_always_eager:
-            return
         try:
-            current_app.control.revoke(task_id)
+            revoke_execute(task_id=task_id, terminate=running)
         except Exception:  # noqa: BLE001 - best effort: the task finds the run cancelled and stops
             logger.warning("could not revoke Celery task %s of run %s", task_id, run.pk, exc_info=True)
 

@@ -291,6 +291,11 @@ def _report(ctx: handlers.RunContext, lease: dict, handler) -> Run:
     except handlers.TRANSIENT_ERRORS as exc:
         return run_fail(**lease, error=str(exc) or type(exc).__name__, error_type=type(exc).__name__, retryable=True)
     except SoftTimeLimitExceeded:
+        # The soft time limit, or a cancellation's revoke (same signal): the report ends the run
+        # cancelled if cancellation was requested, else it is a retryable timeout.
+        if ctx.cancel_requested():
+            return run_fail(**lease, error="The attempt was interrupted: the run was cancelled.",
+                            error_type=ErrorType.CANCELLED)  # fmt: skip
         return run_fail(
             **lease,
             error=f"The attempt ran past its start-to-close timeout ({ctx.run_id}).",

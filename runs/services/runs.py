@@ -12,6 +12,7 @@ from ocx.core import errors
 from ocx.core.access import Perm, has_perm
 from ocx.core.db import get_or_404
 from ocx.core.locks import lock_get_or_404
+from ocx.core.models import Tenant
 from ocx.core.services import service
 from registry import selectors as registry_selectors
 from runs import handlers
@@ -30,23 +31,43 @@ from runs.services.common import (
     require,
     revoke_on_commit,
 )
+from runs.services.composite import (
+    cancel_composite,
+    composite_executor,
+    resolve_unit,
+    start_composite,
+)
 
 ENVIRONMENTS = ("DEV", "STAGING", "PROD")
 
 
 def _same_request(run: Run, *, work_unit_id: str, input) -> bool:
-    return work_unit_id in (run.work_unit_id, str(run.activity_id)) and run.input == input
+    # A composite run keeps its template's name, not the id it may have been asked by.
+    same_unit = work_unit_id in (run.work_unit_id, str(run.activity_id)) or run.work_unit_type == WorkUnitType.COMPOSITE
+    return same_unit and run.input == input
 
 
-def _resolve_live(*, tenant, work_unit_id: str, environment: str):
-    """The live deployment (with the activity version it runs) of an atomic work unit, or the
-    reason it cannot run: 404 for no such activity, 409 when it is not live there."""
+def _resolve(*, tenant, work_unit_id: str, work_unit_type: str | None, environment: str):
+    """``(deployment, None)`` for an atomic work unit: its live deployment, with the activity
+    version it runs; ``(None, unit)`` for a composite one. ``work_unit_type`` None: atomic when
+    a registry activity has this id or name, else composite when the workflow engine knows it.
+    404 for no such work unit, 409 when the activity is not live there."""
+    if work_unit_type == WorkUnitType.COMPOSITE:
+        return None, resolve_unit(tenant=tenant, ref=work_unit_id)
     activity = registry_selectors.activity_for_work_unit(tenant=tenant, work_unit=work_unit_id)
     if activity is None:
+        executor = composite_executor() if work_unit_type is None else None
+        unit = executor.resolve(tenant=tenant, ref=work_unit_id) if executor is not None else None
+        if unit is not None:
+            return None, unit
         raise errors.NotFound(
             f"Work unit {work_unit_id!r} not found: no registry activity has this id or name.",
             details={"work_unit_id": work_unit_id},
         )
+    return _live(tenant=tenant, activity=activity, environment=environment), None
+
+
+def _live(*, tenant, activity, environment: str):
     deployment = registry_selectors.live_deployment_for(tenant=tenant, activity=activity, environment=environment)
     if deployment is None or deployment.activity.status != "ACTIVE":
         state = {"SUSPENDED": "is suspended", "RETIRED": "is retired"}.get(
@@ -104,7 +125,7 @@ def run_create(
     actor,
     work_unit_id: str,
     input=None,
-    work_unit_type: str = WorkUnitType.ATOMIC,
+    work_unit_type: str | None = None,
     environment: str = "PROD",
     execution: str | None = None,
     priority: int = 0,
@@ -114,17 +135,14 @@ def run_create(
     schedule_to_start_timeout: int | None = None,
     start_to_close_timeout: int | None = None,
 ) -> tuple[Run, bool]:
-    """Start a run of a live work unit: ``pending``, queued for its in-process handler or offered
-    to agents. The run records the activity version and deployment that are live now. A repeated
-    ``idempotency_key`` returns the first run (``created`` False)."""
+    """Start a run of a live work unit. An atomic one (a registry activity) is ``pending``, queued
+    for its in-process handler or offered to agents, and records the activity version and
+    deployment live now; a composite one (a workflow template) is ``running`` at once, its
+    workflow instance started. ``work_unit_type`` None: atomic if a registry activity has this id
+    or name, else composite. A repeated ``idempotency_key`` returns the first run (``created``
+    False)."""
     require(actor, tenant, Perm.RUN_WORK_UNIT)
-    if work_unit_type == WorkUnitType.COMPOSITE:
-        raise errors.ValidationError(
-            "Composite work units (dynamic workflow templates) cannot be run yet: only atomic work units "
-            "(registry activities) run today.",
-            details={"work_unit_type": work_unit_type, "work_unit_id": work_unit_id},
-        )
-    if work_unit_type != WorkUnitType.ATOMIC:
+    if work_unit_type not in (None, WorkUnitType.ATOMIC, WorkUnitType.COMPOSITE):
         raise errors.ValidationError(
             "work_unit_type must be atomic or composite.", details={"work_unit_type": work_unit_type}
         )
@@ -137,16 +155,31 @@ def run_create(
         if first is not None:
             return _replayed(first, work_unit_id=work_unit_id, input=input), False
 
-    deployment = _resolve_live(tenant=tenant, work_unit_id=work_unit_id, environment=environment)
-    activity = deployment.activity
-    name = activity.name
-    has_handler = handlers.handler_for(name) is not None
-    execution = execution or (Execution.IN_PROCESS if has_handler else Execution.AGENT)
-    if execution == Execution.IN_PROCESS and not has_handler:
-        raise errors.ValidationError(
-            f"No in-process handler is registered for {name}: run it with execution=agent.",
-            details={"execution": execution, "work_unit_id": name},
-        )
+    deployment, unit = _resolve(
+        tenant=tenant, work_unit_id=work_unit_id, work_unit_type=work_unit_type, environment=environment
+    )
+    if unit is not None:
+        if execution not in (None, Execution.WORKFLOW):
+            raise errors.ValidationError(
+                "A composite work unit runs in the workflow engine: execution must be omitted or workflow.",
+                details={"execution": execution, "work_unit_id": unit.name},
+            )
+        activity, name, execution = None, unit.name, Execution.WORKFLOW
+    else:
+        activity = deployment.activity
+        name = activity.name
+        has_handler = handlers.handler_for(name) is not None
+        execution = execution or (Execution.IN_PROCESS if has_handler else Execution.AGENT)
+        if execution == Execution.WORKFLOW:
+            raise errors.ValidationError(
+                f"{name} is an atomic work unit: execution workflow is for composite work units.",
+                details={"execution": execution, "work_unit_id": name},
+            )
+        if execution == Execution.IN_PROCESS and not has_handler:
+            raise errors.ValidationError(
+                f"No in-process handler is registered for {name}: run it with execution=agent.",
+                details={"execution": execution, "work_unit_id": name},
+            )
     workspace = None
     if workspace_id:
         workspace = _workspace_check(
@@ -164,10 +197,10 @@ def run_create(
     run = Run(
         tenant_id=getattr(tenant, "pk", tenant),
         work_unit_id=name,
-        work_unit_type=WorkUnitType.ATOMIC,
+        work_unit_type=WorkUnitType.ATOMIC if unit is None else WorkUnitType.COMPOSITE,
         work_unit_name=name,
         activity=activity,
-        activity_version=activity.version,
+        activity_version=activity.version if unit is None else str(unit.version),
         deployment=deployment,
         environment=environment,
         workspace=workspace,
@@ -184,8 +217,11 @@ def run_create(
         deadline=deadline_after(now, s2s),
         celery_task_id=str(new_token()) if execution == Execution.IN_PROCESS else "",
     )
+    if isinstance(tenant, Tenant):
+        run.tenant = tenant  # the events' live push names the tenant: spare the commit hook a query
     try:
-        with transaction.atomic():
+        # Only a key can clash: without one, no savepoint (two round trips of every create).
+        with transaction.atomic(savepoint=bool(idempotency_key)):
             run.save()
     except IntegrityError:
         # A concurrent request with the same idempotency key committed first: answer with its run.
@@ -197,7 +233,10 @@ def run_create(
         return _replayed(first, work_unit_id=work_unit_id, input=input), False
     publish_run_event(run, "created", actor=actor)
     counters.created([run])
-    dispatch_on_commit([run])
+    if unit is not None:
+        start_composite(run, unit=unit, actor=actor)
+    else:
+        dispatch_on_commit([run])
     return run, True
 
 
@@ -223,12 +262,14 @@ def run_cancel(*, tenant, actor, run_id, reason: str = "") -> Run:
     if run.status == RunStatus.CANCELLED or (run.status == RunStatus.RUNNING and run.cancel_requested):
         return run
     now = timezone.now()
+    if run.status == RunStatus.RUNNING and run.execution == Execution.WORKFLOW:
+        return cancel_composite(run, actor=actor, reason=reason)
     if run.status == RunStatus.RUNNING:
         run.cancel_requested = True
         run._change_reason = reason or "cancel requested"
         run.save(update_fields=["cancel_requested", "updated_at"])
         publish_run_event(run, "cancel_requested", actor=actor, reason=reason)
-        revoke_on_commit(run)
+        revoke_on_commit(run, running=run.execution == Execution.IN_PROCESS)
         return run
     move_run(
         run,

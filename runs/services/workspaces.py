@@ -23,6 +23,7 @@ from registry import selectors as registry_selectors
 from runs import selectors
 from runs.constraints import MEMBER_CONSTRAINTS_SCHEMA, WORK_UNIT_CONSTRAINTS_SCHEMA, validate_constraints
 from runs.models import MANAGING_ROLES, Workspace, WorkspaceMember, WorkspaceRole, WorkspaceWorkUnit, WorkUnitType
+from runs.services.composite import resolve_unit
 
 _UNSET = object()
 
@@ -270,32 +271,31 @@ def work_unit_add(
     constraints=None,
     department: str = "",
 ) -> WorkspaceWorkUnit:
-    """Delegate a work unit (a registry activity of the tenant, by UUID or name) to a workspace."""
+    """Delegate a work unit to a workspace: an atomic one (a registry activity of the tenant, by
+    UUID or name) or a composite one (a workflow template, by id or name)."""
     workspace = _live(_locked(tenant, workspace_id))
     _require_manager(workspace, actor)
-    if work_unit_type == WorkUnitType.COMPOSITE:
-        raise errors.ValidationError(
-            "Composite work units (dynamic workflow templates) are not available yet: only atomic work units "
-            "(registry activities) can be delegated today.",
-            details={"work_unit_type": work_unit_type},
-        )
-    if work_unit_type != WorkUnitType.ATOMIC:
+    if work_unit_type not in (WorkUnitType.ATOMIC, WorkUnitType.COMPOSITE):
         raise errors.ValidationError(
             "work_unit_type must be atomic or composite.", details={"work_unit_type": work_unit_type}
         )
     constraints = validate_constraints(constraints, schema=WORK_UNIT_CONSTRAINTS_SCHEMA)
-    activity = registry_selectors.activity_for_work_unit(tenant=tenant, work_unit=work_unit_id)
-    if activity is None:
-        raise errors.NotFound(
-            f"Work unit {work_unit_id!r} not found: no registry activity has this id or name.",
-            details={"work_unit_id": work_unit_id},
-        )
+    if work_unit_type == WorkUnitType.COMPOSITE:
+        name = resolve_unit(tenant=tenant, ref=work_unit_id).name
+    else:
+        activity = registry_selectors.activity_for_work_unit(tenant=tenant, work_unit=work_unit_id)
+        if activity is None:
+            raise errors.NotFound(
+                f"Work unit {work_unit_id!r} not found: no registry activity has this id or name.",
+                details={"work_unit_id": work_unit_id},
+            )
+        name = activity.name
     unit = WorkspaceWorkUnit(
         tenant_id=workspace.tenant_id,
         workspace=workspace,
-        work_unit_id=activity.name,
-        work_unit_type=WorkUnitType.ATOMIC,
-        work_unit_name=activity.name,
+        work_unit_id=name,
+        work_unit_type=work_unit_type,
+        work_unit_name=name,
         delegation_id=delegation_id,
         constraints=constraints,
         added_by=actor,
@@ -303,11 +303,9 @@ def work_unit_add(
     )
     _save_unique(
         unit,
-        errors.Conflict(
-            f"{activity.name} is already a work unit of this workspace.", details={"work_unit_id": activity.name}
-        ),
+        errors.Conflict(f"{name} is already a work unit of this workspace.", details={"work_unit_id": name}),
     )
-    _publish(workspace, "work_unit_added", actor=actor, title=f"{activity.name} delegated to {workspace.name}",
+    _publish(workspace, "work_unit_added", actor=actor, title=f"{name} delegated to {workspace.name}",
              source_object_id=unit.pk, work_unit_id=unit.work_unit_id, work_unit_type=unit.work_unit_type,
              delegation_id=delegation_id or None)  # fmt: skip
     return unit

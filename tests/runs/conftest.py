@@ -70,3 +70,12 @@ def run_on_commit(django_capture_on_commit_callbacks):
             return fn(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_composite_executor(monkeypatch):
+    """Runs tests start with no composite executor (whatever the workflow engine registered at
+    start-up): tests/runs/test_composite.py installs a fake one."""
+    from runs.services import composite
+
+    monkeypatch.setattr(composite, "_executor", None)

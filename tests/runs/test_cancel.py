@@ -82,3 +82,88 @@ def test_only_who_started_a_run_or_a_tenant_admin_may_cancel_it(world, vendor_ch
     with pytest.raises(errors.PermissionDenied):
         services.run_cancel(tenant=world.tenant, actor=colleague, run_id=run.pk)
     assert services.run_cancel(tenant=world.tenant, actor=world.admin, run_id=run.pk).status == RunStatus.CANCELLED
+
+
+# --- in-process runs: the Celery task is revoked (eager mode; the revoke broadcast is mocked) --
+@pytest.fixture
+def revokes(monkeypatch):
+    """The revoke broadcasts sent to the workers, instead of sending them."""
+    from runs import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.execute_run.app.control, "revoke", lambda task_id, **kw: sent.append((task_id, kw)))
+    return sent
+
+
+def _started_in_process(world, runner, django_capture_on_commit_callbacks):
+    """A PO_Approval run whose task a worker has started (its handler still running)."""
+    with django_capture_on_commit_callbacks(execute=False):  # the task is queued, not executed
+        run = RunFactory(tenant=world.tenant, actor=runner, work_unit_id="PO_Approval", input={})
+    services.run_start_in_process(run_id=run.pk, worker_id="celery:w1:1")
+    return reload(run)
+
+
+def test_cancelling_a_running_in_process_run_revokes_and_interrupts_its_task(
+    world, po, runner, revokes, django_capture_on_commit_callbacks
+):
+    run = _started_in_process(world, runner, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        requested = services.run_cancel(tenant=world.tenant, actor=runner, run_id=run.pk)
+
+    assert requested.status == RunStatus.RUNNING and requested.cancel_requested is True
+    assert revokes == [(run.celery_task_id, {"terminate": True, "signal": "SIGUSR1"})]
+
+
+def test_cancelling_a_pending_in_process_run_revokes_its_queued_task_without_interrupting(
+    world, po, runner, revokes, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        run = RunFactory(tenant=world.tenant, actor=runner, work_unit_id="PO_Approval", input={})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_cancel(tenant=world.tenant, actor=runner, run_id=run.pk)
+
+    assert revokes == [(run.celery_task_id, {})] and reload(run).status == RunStatus.CANCELLED
+
+
+def test_the_interrupted_handler_reports_and_the_run_ends_cancelled(world, runner, revokes, run_on_commit):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from runs import handlers
+
+    world.active(name="Long_Check")
+
+    @handlers.register("Long_Check")
+    def long_check(ctx):
+        services.run_cancel(tenant=ctx.tenant_id, actor=runner, run_id=ctx.run_id)
+        raise SoftTimeLimitExceeded()  # what the revoke's SIGUSR1 raises in the worker
+
+    try:
+        run = run_on_commit(RunFactory, tenant=world.tenant, actor=runner, work_unit_id="Long_Check", input={})
+    finally:
+        handlers.unregister("Long_Check")
+
+    run = reload(run)
+    assert run.status == RunStatus.CANCELLED and run.error_type == "Cancelled" and "cancelled" in run.error
+    assert [task_id for task_id, kw in revokes if kw.get("terminate")] == [run.celery_task_id]
+    assert run.attempt == 1  # not retried as a timeout
+
+
+def test_a_lost_revoke_still_ends_the_run_cancelled_when_its_lease_runs_out(
+    world, po, runner, clock, monkeypatch, django_capture_on_commit_callbacks
+):
+    from runs import tasks
+
+    def broker_down(task_id, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.execute_run.app.control, "revoke", broker_down)
+    run = _started_in_process(world, runner, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_cancel(tenant=world.tenant, actor=runner, run_id=run.pk)  # the revoke fails: logged
+
+    clock.advance(seconds=run.start_to_close_timeout + 1)  # the worker never reports
+    services.runs_settle()
+
+    assert reload(run).status == RunStatus.CANCELLED and reload(run).error_type == "Cancelled"

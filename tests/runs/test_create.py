@@ -54,8 +54,8 @@ def test_an_unknown_work_unit_is_not_found(world, runner):
         RunFactory(tenant=world.tenant, actor=runner, work_unit_id="No_Such_Thing")
 
 
-def test_a_composite_work_unit_is_refused_clearly_until_the_engine_exists(world, runner):
-    with pytest.raises(errors.ValidationError, match="Composite work units .* cannot be run yet"):
+def test_a_composite_work_unit_is_refused_clearly_when_no_workflow_engine_is_installed(world, runner):
+    with pytest.raises(errors.ValidationError, match="Composite work units .* cannot be run: no workflow engine"):
         RunFactory(tenant=world.tenant, actor=runner, work_unit_id="onboarding-template", work_unit_type="composite")
 
 
