@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,9 +59,15 @@ def handlers() -> list[Callable]:
     return configured + [h for h in _handlers if h not in configured]
 
 
+# Text nh3 would return unchanged: printable ASCII, tab and newline, with no markup character.
+# Most titles are such text; they skip the HTML parser (a bulk publish cleans six fields per event).
+_NEEDS_CLEANING = re.compile(r"[^\t\n\x20-\x7e]|[<>&]")
+
+
 def sanitize_text(value: str | None, *, max_length: int | None = None) -> str:
     """Strip every HTML tag (nh3) so stored titles and descriptions are plain text."""
-    cleaned = nh3.clean(value or "", tags=set()).strip()
+    value = value or ""
+    cleaned = (nh3.clean(value, tags=set()) if _NEEDS_CLEANING.search(value) else value).strip()
     return cleaned[:max_length] if max_length else cleaned
 
 

@@ -215,6 +215,26 @@ def activity_for_work_unit(*, tenant, work_unit: str) -> Activity | None:
     return shared.activity if shared is not None else None
 
 
+def own_live_deployment(*, tenant, name: str, environment: str) -> Deployment | None:
+    """The tenant's own ACTIVE deployment of its activity ``name`` to itself in ``environment``,
+    with its activity (one query): the common case of running a work unit by name. None when
+    there is none; ``activity_for_work_unit`` + ``live_deployment_for`` then decide (another
+    tenant's deployment, or why it cannot run)."""
+    tenant_id = getattr(tenant, "pk", tenant)
+    return (
+        Deployment.objects.all_tenants()
+        .filter(
+            tenant_id=tenant_id,
+            target_tenant_id=tenant_id,
+            activity_name=name,
+            environment=environment,
+            status=DeploymentStatus.ACTIVE,
+        )
+        .select_related("activity", "activity__tenant")
+        .first()
+    )
+
+
 def live_deployment_for(*, tenant, activity: Activity, environment: str) -> Deployment | None:
     """The ACTIVE deployment of ``activity``'s name (any of its versions, from the activity's
     owner) to ``tenant`` in ``environment``, with its activity; None when it is not live there

@@ -33,6 +33,8 @@ from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 from django.urls import URLPattern
 
+from ocx.core.admin_fsm import status_badge
+
 TENANT_FIELD = "tenant"
 
 
@@ -172,6 +174,34 @@ class TenantScopedAdminMixin:
 
     def get_queryset(self, request):
         return self.scope_to_user_tenants(request, super().get_queryset(request))
+
+    # --- lists ---------------------------------------------------------------------------------
+    badge_fields: tuple[str, ...] = ("status", "state")
+
+    def get_list_display(self, request):
+        """A lifecycle column (``status``/``state`` with choices) shown as a coloured badge, for
+        every admin: the same ``ocx-status-<value>`` classes as the registry's own columns."""
+        return [
+            self._badge_column(name) if isinstance(name, str) else name for name in super().get_list_display(request)
+        ]
+
+    def _badge_column(self, name: str):
+        if name not in self.badge_fields:
+            return name
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return name
+        if not field.choices:
+            return name
+        def column(obj):
+            value = getattr(obj, name)
+            return status_badge(value, getattr(obj, f"get_{name}_display")())
+
+        column.short_description = field.verbose_name
+        column.admin_order_field = name
+        column.__name__ = f"{name}_badge"
+        return column
 
     # --- every URL naming an object -----------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ from registry import selectors as registry_selectors
 from runs import handlers
 from runs.constraints import check_run_allowed
 from runs.models import RUNNING_ROLES, Execution, Run, RunStatus, WorkspaceMember, WorkspaceRole, WorkUnitType
+from runs.selectors import is_uuid
 from runs.services import counters
 from runs.services.common import (
     check_size,
@@ -54,6 +55,11 @@ def _resolve(*, tenant, work_unit_id: str, work_unit_type: str | None, environme
     404 for no such work unit, 409 when the activity is not live there."""
     if work_unit_type == WorkUnitType.COMPOSITE:
         return None, resolve_unit(tenant=tenant, ref=work_unit_id)
+    if not is_uuid(work_unit_id):
+        # The common case in one query: the tenant's own activity, live in this environment.
+        deployment = registry_selectors.own_live_deployment(tenant=tenant, name=work_unit_id, environment=environment)
+        if deployment is not None and deployment.activity.status == "ACTIVE":
+            return deployment, None
     activity = registry_selectors.activity_for_work_unit(tenant=tenant, work_unit=work_unit_id)
     if activity is None:
         executor = composite_executor() if work_unit_type is None else None

@@ -17,9 +17,9 @@ from tests.runs.factories import RunFactory, claim
 
 pytestmark = pytest.mark.django_db
 
-# create: 2 registry reads (the activity, its live deployment), the run, its history row, the
-# event and its outbox row, the hour's counter.
-CREATE = {"postgresql": 9, "sqlite": 9}
+# create: 1 registry read (the tenant's own live deployment with its activity), the run, its
+# history row, the event and its outbox row, the hour's counter (and the service's savepoint pair).
+CREATE = {"postgresql": 8, "sqlite": 8}
 # claim: the claim UPDATE … RETURNING every column (no second read), one INSERT … SELECT of
 # their history rows, the events in bulk with their outbox rows (PostgreSQL: one unnest INSERT each, the
 # events' on the raw connection, so not counted here; SQLite: a key lookup and two batches), the
