@@ -194,6 +194,7 @@ class TenantScopedAdminMixin:
             return name
         if not field.choices:
             return name
+
         def column(obj):
             value = getattr(obj, name)
             return status_badge(value, getattr(obj, f"get_{name}_display")())
