@@ -134,6 +134,13 @@ def run_publisher(verb: str, *, actor, **extra):
     return publish_it
 
 
+# What a start (pending → running) writes, whoever starts the run.
+STARTED_FIELDS = (
+    "attempt", "started_at", "worker_id", "lease_token", "lease_expires_at", "lease_seconds", "heartbeat_at",
+    "updated_at",
+)  # fmt: skip
+
+
 def move_run(
     run: Run,
     *,

@@ -23,7 +23,7 @@ from ocx.core import errors
 from ocx.core.locks import lock_get_or_404
 from ocx.core.services import service
 from runs.models import Execution, Run, RunStatus
-from runs.services.common import move_run
+from runs.services.common import STARTED_FIELDS, move_run
 
 logger = logging.getLogger(__name__)
 OUTCOMES = ("completed", "failed", "cancelled")
@@ -106,16 +106,7 @@ def start_composite(run: Run, *, unit: CompositeUnit, actor) -> None:
         target=RunStatus.RUNNING,
         reason=f"workflow instance of {unit.name} v{unit.version} started",
         arguments={"at": now, "worker_id": WORKER, "lease_token": None, "lease_expires_at": None, "lease_seconds": 0},
-        update_fields=[
-            "attempt",
-            "started_at",
-            "worker_id",
-            "lease_token",
-            "lease_expires_at",
-            "lease_seconds",
-            "heartbeat_at",
-            "updated_at",
-        ],  # fmt: skip
+        update_fields=STARTED_FIELDS,
         verb="started",
     )
     ref = str(require_executor().start(run=run, unit=unit, input=run.input or {}, actor=actor))[:64]

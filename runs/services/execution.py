@@ -29,6 +29,7 @@ from ocx.core.services import service
 from runs import handlers
 from runs.models import ErrorType, Execution, Run, RunStatus
 from runs.services.common import (
+    STARTED_FIELDS,
     backoff_seconds,
     check_size,
     dispatch_on_commit,
@@ -224,16 +225,7 @@ def run_start_in_process(*, actor=None, run_id, worker_id: str) -> tuple[handler
             "lease_expires_at": now + timedelta(seconds=run.start_to_close_timeout),
             "lease_seconds": run.start_to_close_timeout,
         },
-        update_fields=[
-            "attempt",
-            "started_at",
-            "worker_id",
-            "lease_token",
-            "lease_expires_at",
-            "lease_seconds",
-            "heartbeat_at",
-            "updated_at",
-        ],  # fmt: skip
+        update_fields=STARTED_FIELDS,
         verb="started",
     )
     tenant_id, pk = run.tenant_id, run.pk
