@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from ocx.core import errors
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.params import parse_int
+from ocx.core.api.params import parse_bool, parse_choice, parse_choices, parse_int
+from ocx.core.api.schema import bool_parameter
 from ocx.core.api.views import TenantAPIView
 from ocx.core.fsm import describe
 from runs import selectors, services
@@ -72,6 +73,11 @@ LIMIT_10 = OpenApiParameter("limit", int, description="Default 10, at most 100")
 CURSOR = OpenApiParameter("cursor", str, description="next_cursor of the previous page")
 
 
+STATUS_FILTER = OpenApiParameter(
+    "status", str, enum=RunStatus.values, many=True, explode=False, description="One status or a comma list"
+)
+
+
 class RunsView(TenantAPIView):
     def run_data(self, run) -> dict:
         return run_document(run, tenant=self.request.tenant)
@@ -114,47 +120,15 @@ class RunCreateView(RunsView):
 class WorkUnitRunsView(RunsView):
     @extend_schema(
         tags=RUNS,
-        parameters=[LIMIT_10, CURSOR, OpenApiParameter("status", str, description="One status or a comma list")],
+        parameters=[LIMIT_10, CURSOR, STATUS_FILTER],
         responses={200: RunPageSerializer, **fails(400, 404)},
     )
     def get(self, request, work_unit_id: str):
         """The work unit's runs (every version), newest first, in keyset pages."""
+        statuses = parse_choices(request.query_params, "status", RunStatus.values)  # a bad filter: 400 first
         key = selectors.work_unit_key(tenant=request.tenant, work_unit=work_unit_id)
-        filters = selectors.RunFilters(work_unit_id=key, status=_statuses(request.query_params.get("status")))
+        filters = selectors.RunFilters(work_unit_id=key, status=statuses)
         return self.page(selectors.run_list(tenant=request.tenant, filters=filters), default_limit=10)
-
-
-def _statuses(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    wanted = [s.strip() for s in value.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in RunStatus.values]
-    if unknown:
-        raise errors.ValidationError(
-            f"Unknown status {unknown[0]!r}.", details={"status": unknown, "allowed": RunStatus.values}
-        )
-    return wanted
-
-
-def _flag(params, name: str) -> bool:
-    """A boolean query parameter: true/false (also 1/0, yes/no); anything else is a 400."""
-    value = params.get(name)
-    if value is None:
-        return False
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise errors.ValidationError(f"{name} must be true or false.", details={name: value})
-
-
-def _choice(params, name: str, allowed) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if value not in allowed:
-        raise errors.ValidationError(f"{name} must be one of {', '.join(allowed)}.", details={name: value})
-    return value
 
 
 def _moment(params, name: str):
@@ -181,7 +155,7 @@ class RunListView(RunsView):
         operation_id="v1_runs_list",
         tags=RUNS,
         parameters=[
-            OpenApiParameter("status", str, description="One status or a comma list"),
+            STATUS_FILTER,
             OpenApiParameter("work_unit", str, description="Work unit id (activity name) or activity UUID"),
             OpenApiParameter("user", str, description="User id or username"),
             OpenApiParameter("workspace", str, description="Workspace UUID"),
@@ -197,7 +171,7 @@ class RunListView(RunsView):
         params = request.query_params
         work_unit = params.get("work_unit")
         filters = selectors.RunFilters(
-            status=_statuses(params.get("status")),
+            status=parse_choices(params, "status", RunStatus.values),
             work_unit_id=selectors.work_unit_key(tenant=request.tenant, work_unit=work_unit, strict=False)
             if work_unit
             else None,
@@ -391,11 +365,11 @@ class WorkspaceListView(WorkspaceView):
 
     @extend_schema(
         tags=WORKSPACES,
-        parameters=[*LIMIT_OFFSET, OpenApiParameter("archived", bool, description="Include archived workspaces")],
+        parameters=[*LIMIT_OFFSET, bool_parameter("archived", "Include archived workspaces")],
         responses=WorkspaceSerializer(many=True),
     )
     def get(self, request):
-        include = _flag(request.query_params, "archived")
+        include = parse_bool(request.query_params.get("archived"), name="archived")
         qs = selectors.workspace_list(tenant=request.tenant, include_archived=include)
         paginator = LimitPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -500,7 +474,7 @@ class WorkUnitListView(WorkspaceView):
         responses=WorkUnitSerializer(many=True),
     )
     def get(self, request, workspace_id: str):
-        kind = _choice(request.query_params, "work_unit_type", WorkUnitType.values)
+        kind = parse_choice(request.query_params, "work_unit_type", WorkUnitType.values)
         qs = selectors.workspace_work_units(workspace=self.workspace(workspace_id), work_unit_type=kind)
         return self.limited(qs, WorkUnitSerializer)
 
