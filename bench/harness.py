@@ -122,6 +122,7 @@ class BenchContext:
     env: dict[str, str]
     server: Server
     quick: bool = False
+    minutes: float | None = None  # the soak's duration (``--minutes``)
     _tokens: dict[str, str] = field(default_factory=dict)
 
     @property

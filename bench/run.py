@@ -18,6 +18,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", action="append", help="scenario name(s) to run")
     parser.add_argument("--quick", action="store_true", help="small data, short load (smoke run)")
+    parser.add_argument("--port", type=int, default=8055, help="port of the web server the harness starts")
+    parser.add_argument("--minutes", type=float, default=None, help="duration of the soak scenario (default 10)")
     args = parser.parse_args()
 
     env = harness.bench_env()
@@ -37,13 +39,20 @@ def main() -> int:
     if not selected:
         print("no scenario selected")
         return 2
-    with harness.Server(env) as server:
-        ctx = harness.BenchContext(env=env, server=server, quick=args.quick)
+    failed = []
+    with harness.Server(env, port=args.port) as server:
+        ctx = harness.BenchContext(env=env, server=server, quick=args.quick, minutes=args.minutes)
         for module in selected:
             print(f"\n== {module.NAME}")
             result = module.run(ctx)
             path = harness.write_result(module.NAME, result)
             print(f"  written to {path.relative_to(harness.ROOT)}")
+            # A scenario that states pass/fail (``"ok": false``) makes the run fail.
+            if result.get("ok") is False:
+                failed.append(module.NAME)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        return 1
     return 0
 
 
