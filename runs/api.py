@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 from ocx.core import errors
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.params import parse_bool, parse_choice, parse_choices, parse_int
+from ocx.core.api.params import parse_bool, parse_choice, parse_choices, parse_datetime_param, parse_int
 from ocx.core.api.schema import bool_parameter
 from ocx.core.api.views import TenantAPIView
 from ocx.core.fsm import describe
@@ -131,16 +130,6 @@ class WorkUnitRunsView(RunsView):
         return self.page(selectors.run_list(tenant=request.tenant, filters=filters), default_limit=10)
 
 
-def _moment(params, name: str):
-    value = params.get(name)
-    if not value:
-        return None
-    moment = parse_datetime(value)
-    if moment is None:
-        raise errors.ValidationError(f"{name} must be an ISO 8601 date-time.", details={name: value})
-    return moment
-
-
 def _uuid(value, name: str):
     if not value:
         return None
@@ -177,8 +166,8 @@ class RunListView(RunsView):
             else None,
             user=params.get("user"),
             workspace_id=_uuid(params.get("workspace"), "workspace"),
-            created_after=_moment(params, "created_after"),
-            created_before=_moment(params, "created_before"),
+            created_after=parse_datetime_param(params.get("created_after"), name="created_after"),
+            created_before=parse_datetime_param(params.get("created_before"), name="created_before"),
         )
         qs = selectors.run_list(tenant=request.tenant, filters=filters)
         return self.page(qs, default_limit=30)

@@ -181,3 +181,15 @@ def test_parse_int_applies_the_given_bounds_and_default():
         parse_int("0", name="page", minimum=1)
     with pytest.raises(errors.ValidationError, match="limit must be at most 100"):
         parse_int("101", name="limit", maximum=100)
+
+
+def test_an_impossible_date_time_is_a_400_naming_the_parameter_not_a_server_error():
+    from ocx.core.api.params import parse_datetime_param
+
+    # Django's parser raises ValueError on a well-formed impossible value (month 13)
+    for value in ("2026-13-01T00:00:00Z", "yesterday"):
+        with pytest.raises(errors.ValidationError) as caught:
+            parse_datetime_param(value, name="created_after")
+        assert caught.value.message == "created_after must be an ISO 8601 date-time."
+    assert parse_datetime_param("", name="created_after") is None
+    assert parse_datetime_param("2026-12-01T10:00:00Z", name="created_after").year == 2026

@@ -14,7 +14,15 @@ from rest_framework.response import Response
 
 from ocx.core.access import Perm
 from ocx.core.api.pagination import LimitPagination
-from ocx.core.api.params import INT64_MAX, parse_bool, parse_choice, parse_choices, parse_int, parse_path_id
+from ocx.core.api.params import (
+    INT64_MAX,
+    parse_bool,
+    parse_choice,
+    parse_choices,
+    parse_datetime_param,
+    parse_int,
+    parse_path_id,
+)
 from ocx.core.api.schema import bool_parameter, int_parameter
 from ocx.core.api.views import TenantAPIView
 from workflow.engine import handlers, selectors, services
@@ -185,8 +193,8 @@ class InstanceListView(TenantAPIView):
         qs = selectors.instance_list(
             tenant=request.tenant, template_id=parse_int(p.get("template_id"), name="template_id", minimum=1),
             template_name=p.get("template_name"), states=parse_choices(p, "state", InstanceState.values),
-            started_after=_when(p.get("started_after"), "started_after"),
-            started_before=_when(p.get("started_before"), "started_before"),
+            started_after=parse_datetime_param(p.get("started_after"), name="started_after"),
+            started_before=parse_datetime_param(p.get("started_before"), name="started_before"),
         )  # fmt: skip
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -199,22 +207,6 @@ class InstanceListView(TenantAPIView):
         inst = services.instance_start(tenant=request.tenant, actor=request.user, **data.validated_data)
         inst = selectors.instance_get(tenant=request.tenant, instance_id=inst.pk)
         return Response(EngineInstanceOutput(inst).data, status=status.HTTP_201_CREATED)
-
-
-def _when(value, name):
-    if not value:
-        return None
-    from django.utils.dateparse import parse_datetime
-
-    from ocx.core import errors
-
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise errors.ValidationError(f"{name} must be an ISO 8601 date-time.", details={name: value})
-    return parsed
 
 
 class InstanceDetailView(TenantAPIView):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.dateparse import parse_datetime
+
 from ocx.core import errors
 
 INT64_MIN = -(2**63)
@@ -106,6 +108,20 @@ def parse_choices(params, name: str, choices, *, aliases: tuple[str, ...] = ()) 
     if unknown:
         raise _unknown_choice(name, unknown, choices)
     return list(dict.fromkeys(values))
+
+
+def parse_datetime_param(value, *, name: str):
+    """An ISO 8601 date-time query parameter: None when absent or empty, else the datetime; a
+    malformed or impossible value (month 13, which Django's parser raises on) is a 400 naming it."""
+    if not value:
+        return None
+    try:
+        moment = parse_datetime(str(value))
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise errors.ValidationError(f"{name} must be an ISO 8601 date-time.", details={name: value})
+    return moment
 
 
 def parse_path_id(value, *, name: str) -> int:
